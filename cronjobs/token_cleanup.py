@@ -1,0 +1,10 @@
+"""The token-cleanup CronJob: `python3 -m cronjobs.token_cleanup`.
+
+Deletes sessions whose refresh token has expired in batches of TOKEN_CLEANUP_BATCH_SIZE,
+logs one JSON summary line and exits non-zero on failure.
+"""
+
+from fastapi_example.cli import main
+
+if __name__ == "__main__":
+    main(["cleanup-tokens"])

@@ -1,0 +1,3 @@
+from fastapi_example.cli import main
+
+main()

@@ -1,0 +1,91 @@
+"""`fastapi-example serve | migrate | cleanup-tokens`."""
+
+import argparse
+import logging
+import sys
+
+from fastapi_example.settings import Settings
+
+log = logging.getLogger("fastapi_example")
+
+
+def serve(settings: Settings, reload: bool) -> None:
+    import uvicorn
+
+    options = dict(
+        host=settings.host,
+        port=settings.port,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        timeout_graceful_shutdown=settings.graceful_shutdown_seconds,
+        access_log=False,  # our own access log has the route, user and request id
+        log_config=None,
+        server_header=False,
+    )
+    if reload:  # development only: a code change restarts the worker
+        uvicorn.run("fastapi_example.main:create_app", factory=True, reload=True, **options)
+        return
+    from fastapi_example.main import create_app
+
+    app = create_app(settings)
+
+    class DrainingServer(uvicorn.Server):
+        def handle_exit(self, sig, frame):
+            app.state.draining = True  # /readyz answers 503 from now on
+            super().handle_exit(sig, frame)
+
+    DrainingServer(uvicorn.Config(app, **options)).run()
+
+
+def migrate(settings: Settings) -> None:
+    from fastapi_example.db import make_engine
+    from fastapi_example.migrate import migrate as run_migrate
+
+    engine = make_engine(settings)
+    try:
+        run_migrate(engine, settings)
+    finally:
+        engine.dispose()
+
+
+def cleanup_tokens(settings: Settings) -> None:
+    from fastapi_example.db import make_engine
+    from fastapi_example.jobs.token_cleanup import delete_expired_sessions
+
+    engine = make_engine(settings)
+    try:
+        summary = delete_expired_sessions(engine, settings.token_cleanup_batch_size)
+    finally:
+        engine.dispose()
+    log.info("token cleanup finished", extra=summary)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="fastapi-example")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve_parser = commands.add_parser("serve", help="serve the API (and metrics)")
+    serve_parser.add_argument("--reload", action="store_true", help="restart on code changes")
+    commands.add_parser("migrate", help="upgrade the schema and seed, under a lock")
+    commands.add_parser("cleanup-tokens", help="delete sessions whose refresh token expired")
+    args = parser.parse_args(argv)
+
+    from fastapi_example.logs import configure_logging
+
+    try:
+        settings = Settings()
+    except ValueError as error:  # pydantic's ValidationError is a ValueError
+        print(f"fastapi-example: invalid settings: {error}", file=sys.stderr)
+        sys.exit(2)
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        if args.command == "serve":
+            serve(settings, args.reload)
+        elif args.command == "migrate":
+            migrate(settings)
+        else:
+            cleanup_tokens(settings)
+    except Exception as error:
+        # The driver's own message, not SQLAlchemy's (which repeats statements and parameters).
+        cause = getattr(error, "orig", None) or error
+        log.error(f"{args.command} failed", extra={"error": f"{type(cause).__name__}: {cause}"})
+        sys.exit(1)

@@ -1,0 +1,65 @@
+"""Request dependencies: settings, the current session and user, and permission checks."""
+
+from typing import Annotated, NamedTuple
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import select
+
+from fastapi_example.db import SessionDep
+from fastapi_example.logs import USER_ID_KEY
+from fastapi_example.models import Token, User, utcnow
+from fastapi_example.security import token_digest
+from fastapi_example.settings import Settings
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+_bearer = HTTPBearer(auto_error=False, description="The access token from POST /auth/token")
+
+
+def unauthorized(detail: str) -> HTTPException:
+    return HTTPException(status_code=401, detail=detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+class Auth(NamedTuple):
+    user: User
+    session: Token
+
+
+def get_auth(
+    request: Request,
+    db: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Auth:
+    if credentials is None:
+        raise unauthorized("Not authenticated")
+    row = db.exec(
+        select(Token, User)
+        .join(User, User.id == Token.user_id)
+        .where(Token.access_token_hash == token_digest(credentials.credentials))
+    ).first()
+    if row is None or row[0].access_expires_at <= utcnow() or not row[1].activated:
+        raise unauthorized("Invalid or expired token")
+    request.scope[USER_ID_KEY] = row[1].id
+    return Auth(user=row[1], session=row[0])
+
+
+AuthDep = Annotated[Auth, Depends(get_auth)]
+
+
+def get_current_user(auth: AuthDep) -> User:
+    return auth.user
+
+
+def get_admin_user(auth: AuthDep) -> User:
+    if not auth.user.is_admin:
+        raise HTTPException(status_code=403, detail="Admin rights required")
+    return auth.user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+AdminUser = Annotated[User, Depends(get_admin_user)]

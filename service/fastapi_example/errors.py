@@ -1,0 +1,64 @@
+"""Every error is JSON {"detail": ...}; a lost database is a 503, never a hang or a text 500."""
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+log = logging.getLogger(__name__)
+
+# Documented on every route so clients (and schemathesis) know the shape.
+ERROR_RESPONSE = {
+    "description": "Error",
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {"detail": {"type": "string"}},
+                "required": ["detail"],
+            }
+        }
+    },
+}
+
+
+def _is_connection_error(exc: DBAPIError) -> bool:
+    if exc.connection_invalidated:
+        return True
+    # pymysql: 2003 can't connect, 2006 gone away, 2013 lost connection; sqlite: locked/busy.
+    code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
+    return code in (2003, 2006, 2013, 1040, 1205) or "database is locked" in str(exc.orig)
+
+
+def database_unavailable() -> JSONResponse:
+    return JSONResponse(
+        {"detail": "Database unavailable, try again shortly"},
+        status_code=503,
+        headers={"Retry-After": "5"},
+    )
+
+
+async def _on_db_error(_request: Request, exc: DBAPIError) -> JSONResponse:
+    if _is_connection_error(exc):
+        log.warning("database unavailable", extra={"error": type(exc.orig).__name__})
+        return database_unavailable()
+    log.error("database error", extra={"error": type(exc.orig).__name__})
+    return JSONResponse({"detail": "Internal server error"}, status_code=500)
+
+
+async def _on_pool_timeout(_request: Request, _exc: PoolTimeoutError) -> JSONResponse:
+    log.warning("database pool exhausted")
+    return database_unavailable()
+
+
+async def _on_unhandled(_request: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled error", exc_info=exc)
+    return JSONResponse({"detail": "Internal server error"}, status_code=500)
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(DBAPIError, _on_db_error)
+    app.add_exception_handler(PoolTimeoutError, _on_pool_timeout)
+    app.add_exception_handler(Exception, _on_unhandled)

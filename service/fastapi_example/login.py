@@ -1,0 +1,60 @@
+"""Checking a username and password, with throttling; shared by /auth/token and the docs."""
+
+import logging
+
+from fastapi import HTTPException
+from sqlmodel import Session, select
+
+from fastapi_example.metrics import Metrics
+from fastapi_example.models import User
+from fastapi_example.security import burn_verify_time, hash_password, verify_password
+from fastapi_example.sessions import clear_failures, record_failure, throttled_for
+from fastapi_example.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def authenticate(
+    db: Session,
+    username: str,
+    password: str,
+    settings: Settings,
+    metrics: Metrics,
+    challenge: dict[str, str],
+) -> User:
+    """The active user with these credentials, or 429/401/403 (with `challenge` headers)."""
+    wait = throttled_for(db, username, settings)
+    if wait:
+        metrics.logins.labels("throttled").inc()
+        log.warning("login throttled")
+        raise HTTPException(
+            status_code=429,
+            detail="Too many failed logins, try again later",
+            headers={"Retry-After": str(wait)},
+        )
+    user = db.exec(select(User).where(User.username == username)).first()
+    if user is None:
+        burn_verify_time(password)
+        ok, new_hash = False, None
+    else:
+        ok, new_hash = verify_password(password, user.hashed_password, settings.password_pepper)
+    if not ok:
+        record_failure(db, username, settings)
+        metrics.logins.labels("failure").inc()
+        log.info("login failed")
+        raise HTTPException(
+            status_code=401, detail="Incorrect username or password", headers=challenge
+        )
+    if not user.activated:
+        metrics.logins.labels("failure").inc()
+        raise HTTPException(status_code=403, detail="User is disabled")
+    if new_hash:
+        user.hashed_password = new_hash
+        db.add(user)
+    clear_failures(db, username)
+    metrics.logins.labels("success").inc()
+    return user
+
+
+def set_password(user: User, password: str, settings: Settings) -> None:
+    user.hashed_password = hash_password(password, settings.password_pepper)

@@ -1,0 +1,71 @@
+"""The application factory."""
+
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from fastapi_example import __version__
+from fastapi_example.db import make_engine
+from fastapi_example.errors import ERROR_RESPONSE, add_error_handlers
+from fastapi_example.logs import AccessLogMiddleware, configure_logging
+from fastapi_example.metrics import UNCOUNTED_PATHS, Metrics
+from fastapi_example.routes import auth, catalog, docs, health, items, users
+from fastapi_example.settings import PACKAGE_DIR, Settings
+from fastapi_example.versions import VersionCache, check_version
+
+
+def _errors(*codes: int) -> dict:
+    return {code: ERROR_RESPONSE for code in codes}
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    engine = make_engine(settings)
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        metrics.start_server(settings.host, settings.metrics_port)
+        try:
+            yield
+        finally:
+            metrics.stop_server()
+            engine.dispose()
+
+    app = FastAPI(
+        title="fastapi-example",
+        version=__version__,
+        description="Users, items, roles and versions with opaque token auth.",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.metrics = metrics
+    app.state.version_cache = VersionCache(engine, settings.versions_cache_seconds)
+    app.state.draining = False
+
+    add_error_handlers(app)
+    metrics.instrument(app)
+    app.add_middleware(AccessLogMiddleware, quiet_paths=UNCOUNTED_PATHS)
+
+    versioned = [Depends(check_version)]
+    app.include_router(
+        auth.router, dependencies=versioned, responses=_errors(401, 403, 426, 429, 503)
+    )
+    app.include_router(
+        users.router, dependencies=versioned, responses=_errors(401, 403, 404, 409, 426, 503)
+    )
+    app.include_router(
+        items.router, dependencies=versioned, responses=_errors(401, 403, 404, 409, 426, 503)
+    )
+    app.include_router(catalog.roles, dependencies=versioned, responses=_errors(404, 426, 503))
+    app.include_router(catalog.versions, responses=_errors(503))
+    app.include_router(health.router)
+    app.include_router(docs.router)
+    app.mount("/", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
+    return app

@@ -1,0 +1,100 @@
+"""`migrate`: wait for the database, lock, upgrade the schema, seed. Idempotent."""
+
+import json
+import logging
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session, select
+
+from fastapi_example.login import set_password
+from fastapi_example.models import ADMIN_ROLE_ID, USER_ROLE_ID, Role, User, Version
+from fastapi_example.settings import PACKAGE_DIR, Settings
+
+log = logging.getLogger(__name__)
+LOCK_NAME = "fastapi_example_migrate"
+LOCK_TIMEOUT_SECONDS = 300
+
+
+def wait_for_database(engine: Engine, seconds: int) -> None:
+    deadline, delay = time.monotonic() + seconds, 0.5
+    while True:
+        try:
+            with engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            return
+        except OperationalError:
+            if time.monotonic() + delay > deadline:
+                raise
+            log.info("waiting for the database", extra={"retry_in_s": delay})
+            time.sleep(delay)
+            delay = min(delay * 2, 5)
+
+
+@contextmanager
+def migration_lock(connection: Connection):
+    """MySQL's GET_LOCK, so replicas' initContainers never migrate at the same time."""
+    if connection.dialect.name != "mysql":
+        yield
+        return
+    got = connection.execute(
+        text("SELECT GET_LOCK(:name, :timeout)"),
+        {"name": LOCK_NAME, "timeout": LOCK_TIMEOUT_SECONDS},
+    ).scalar()
+    connection.commit()
+    if got != 1:
+        raise RuntimeError("could not take the migration lock")
+    try:
+        yield
+    finally:
+        connection.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": LOCK_NAME})
+        connection.commit()
+
+
+def upgrade_schema(connection: Connection) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(PACKAGE_DIR / "migrations"))
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+    connection.commit()
+
+
+def load_versions(path: Path) -> dict[str, bool]:
+    entries = json.loads(path.read_text())
+    return {str(entry["version"]): bool(entry["supported"]) for entry in entries}
+
+
+def seed(session: Session, settings: Settings) -> None:
+    """Roles, the versions table (mirrors VERSIONS_FILE) and the first admin."""
+    for role_id, name in ((ADMIN_ROLE_ID, "admin"), (USER_ROLE_ID, "user")):
+        if session.get(Role, role_id) is None:
+            session.add(Role(id=role_id, name=name))
+    wanted = load_versions(settings.versions_file)
+    for row in session.exec(select(Version)).all():
+        if row.version not in wanted:
+            session.delete(row)
+        else:
+            row.supported = wanted.pop(row.version)
+            session.add(row)
+    session.add_all(Version(version=v, supported=s) for v, s in wanted.items())
+    session.flush()
+    if session.exec(select(User).where(User.username == settings.admin_username)).first() is None:
+        admin = User(username=settings.admin_username, role_id=ADMIN_ROLE_ID, hashed_password="")
+        set_password(admin, settings.admin_password, settings)
+        session.add(admin)
+        log.info("created the first admin", extra={"username": settings.admin_username})
+    session.commit()
+
+
+def migrate(engine: Engine, settings: Settings) -> None:
+    wait_for_database(engine, settings.migrate_wait_seconds)
+    with engine.connect() as connection, migration_lock(connection):
+        upgrade_schema(connection)
+        with Session(bind=connection) as session:
+            seed(session, settings)
+    log.info("database migrated and seeded")

@@ -1,0 +1,237 @@
+"""Tables and the public shapes of each resource (XBase / XCreate / XUpdate / XPublic)."""
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from annotated_types import Ge, Le
+from pydantic import AfterValidator, StringConstraints
+from sqlalchemy import Column, ForeignKey, Integer
+from sqlmodel import Field, SQLModel
+
+# Every string column compares byte-for-byte on MySQL too ("admin " is not "admin").
+TABLE_ARGS = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
+MAX_ID = 2_147_483_647  # INT columns
+
+
+def utcnow() -> datetime:
+    """Aware UTC; a MySQL DATETIME holds it without the offset and SQLModel restores it."""
+    return datetime.now(UTC)
+
+
+def _storable(value: str) -> str:
+    # Lone surrogates cannot be encoded for the database; NUL is refused by drivers and logs.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text") from None
+    return value
+
+
+def _no_control_chars(value: str) -> str:
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_storable)]
+Username = Annotated[
+    str,
+    StringConstraints(min_length=3, max_length=30, pattern=r"^\S(.*\S)?$"),
+    AfterValidator(_storable),
+    AfterValidator(_no_control_chars),
+]
+Password = Annotated[
+    str, StringConstraints(min_length=8, max_length=128), AfterValidator(_storable)
+]
+LoginPassword = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+ItemName = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=100),
+    AfterValidator(_storable),
+    AfterValidator(_no_control_chars),
+]
+Description = Annotated[str, StringConstraints(max_length=1000), AfterValidator(_storable)]
+Id = Annotated[int, Ge(1), Le(MAX_ID)]
+
+ADMIN_ROLE_ID = 1
+USER_ROLE_ID = 2
+
+
+class Role(SQLModel, table=True):
+    __tablename__ = "roles"
+    __table_args__ = TABLE_ARGS
+    id: int = Field(primary_key=True)
+    name: str = Field(max_length=30, unique=True)
+
+
+class RolePublic(SQLModel):
+    id: int
+    name: str
+
+
+class UserBase(SQLModel):
+    username: str = Field(max_length=30, unique=True)
+
+
+class User(UserBase, table=True):
+    __tablename__ = "users"
+    __table_args__ = TABLE_ARGS
+    id: int | None = Field(default=None, primary_key=True)
+    hashed_password: str = Field(max_length=255)
+    role_id: int = Field(foreign_key="roles.id")
+    activated: bool = True
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role_id == ADMIN_ROLE_ID
+
+
+class UserCreate(SQLModel):
+    username: Username
+    role_id: Id = USER_ROLE_ID
+    password: Password | None = Field(
+        default=None, description="Leave out to have a password generated and returned once"
+    )
+
+
+class UserUpdate(SQLModel):
+    # Leave a field out to keep it; none of them can be null.
+    username: Username = Field(default=None)
+    password: Password = Field(default=None)
+    role_id: Id = Field(default=None)
+    activated: bool = Field(default=None)
+
+
+class UserPublic(UserBase):
+    id: int
+    role_id: int
+    activated: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class UserCreated(UserPublic):
+    password: str | None = Field(
+        default=None, description="The generated password, shown only this once"
+    )
+
+
+class UsersPage(SQLModel):
+    page: int
+    limit: int
+    total: int
+    users: list[UserPublic]
+
+
+class ItemBase(SQLModel):
+    name: str = Field(max_length=100, unique=True)
+    description: str | None = Field(default=None, max_length=1000)
+
+
+class Item(ItemBase, table=True):
+    __tablename__ = "items"
+    __table_args__ = TABLE_ARGS
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ItemCreate(SQLModel):
+    name: ItemName
+    description: Description | None = None
+
+
+class ItemUpdate(SQLModel):
+    name: ItemName = Field(default=None, description="Leave out to keep the name")
+    description: Description | None = Field(default=None, description="null clears it")
+
+
+class ItemPublic(ItemBase):
+    id: int
+    user_id: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class ItemsPage(SQLModel):
+    page: int
+    limit: int
+    total: int
+    items: list[ItemPublic]
+
+
+class Token(SQLModel, table=True):
+    """One session (device): the digests of its access and refresh tokens."""
+
+    __tablename__ = "tokens"
+    __table_args__ = TABLE_ARGS
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("users.id"), nullable=False, index=True)
+    )
+    access_token_hash: str = Field(max_length=64, unique=True)
+    access_expires_at: datetime
+    refresh_token_hash: str = Field(max_length=64, unique=True)
+    refresh_expires_at: datetime = Field(index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class RotatedRefreshToken(SQLModel, table=True):
+    """A refresh token already exchanged: presenting it again revokes its session."""
+
+    __tablename__ = "rotated_refresh_tokens"
+    __table_args__ = TABLE_ARGS
+    refresh_token_hash: str = Field(max_length=64, primary_key=True)
+    token_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("tokens.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    expires_at: datetime
+
+
+class LoginRequest(SQLModel):
+    username: Username
+    password: LoginPassword
+
+
+class RefreshRequest(SQLModel):
+    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class TokenPair(SQLModel):
+    id: int = Field(description="The user's id")
+    access_token: str
+    expires: int = Field(description="Access token lifetime in seconds")
+    refresh_token: str
+
+
+class Version(SQLModel, table=True):
+    __tablename__ = "versions"
+    __table_args__ = TABLE_ARGS
+    id: int | None = Field(default=None, primary_key=True)
+    version: str = Field(max_length=20, unique=True)
+    supported: bool
+
+
+class VersionPublic(SQLModel):
+    id: int
+    version: str
+    supported: bool
+
+
+class LoginFailure(SQLModel, table=True):
+    __tablename__ = "login_failures"
+    __table_args__ = TABLE_ARGS
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=30, index=True)
+    failed_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class ErrorMessage(SQLModel):
+    detail: str

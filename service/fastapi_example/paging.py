@@ -1,0 +1,38 @@
+"""Page/limit query parameters and a counted, stably ordered page of a query."""
+
+from typing import Annotated
+
+from fastapi import Depends, Query
+from sqlalchemy import func
+from sqlmodel import Session, select
+from sqlmodel.sql.expression import SelectOfScalar
+
+from fastapi_example.models import Text
+
+MAX_PAGE = 2_147_483_647
+
+
+class Paging:
+    def __init__(
+        self,
+        page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
+        limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    ) -> None:
+        self.page, self.limit = page, limit
+
+    def fetch(self, db: Session, query: SelectOfScalar, order_by) -> tuple[int, list]:
+        """(total matching rows, this page's rows ordered by order_by)."""
+        total = db.exec(select(func.count()).select_from(query.subquery())).one()
+        rows = db.exec(
+            query.order_by(order_by).offset((self.page - 1) * self.limit).limit(self.limit)
+        ).all()
+        return total, list(rows)
+
+
+PagingDep = Annotated[Paging, Depends()]
+Filter = Annotated[Text | None, Query(min_length=1, max_length=100)]
+
+
+def contains(column, text: str):
+    """Case-insensitive substring match where % and _ are literal."""
+    return func.lower(column).contains(text.lower(), autoescape=True)

@@ -1,0 +1,46 @@
+from fastapi import APIRouter, Request, status
+
+from fastapi_example.db import SessionDep
+from fastapi_example.deps import AuthDep, CurrentUser, SettingsDep, unauthorized
+from fastapi_example.login import authenticate
+from fastapi_example.logs import USER_ID_KEY
+from fastapi_example.models import LoginRequest, RefreshRequest, TokenPair, UserPublic
+from fastapi_example.sessions import open_session, rotate_session
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+@router.post("/token", response_model=TokenPair)
+def login(body: LoginRequest, request: Request, db: SessionDep, settings: SettingsDep):
+    """Open a session (one per device) and get its access and refresh tokens."""
+    user = authenticate(
+        db,
+        body.username,
+        body.password,
+        settings,
+        request.app.state.metrics,
+        challenge={"WWW-Authenticate": "Bearer"},
+    )
+    request.scope[USER_ID_KEY] = user.id
+    return open_session(db, user, settings)
+
+
+@router.post("/refresh", response_model=TokenPair)
+def refresh(body: RefreshRequest, db: SessionDep, settings: SettingsDep):
+    """Exchange a refresh token for new tokens; reusing an exchanged one ends the session."""
+    pair = rotate_session(db, body.refresh_token, settings)
+    if pair is None:
+        raise unauthorized("Invalid or expired refresh token")
+    return pair
+
+
+@router.get("/me", response_model=UserPublic)
+def me(user: CurrentUser):
+    return user
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+def logout(auth: AuthDep, db: SessionDep) -> None:
+    """End the current session only."""
+    db.delete(auth.session)
+    db.commit()

@@ -1,0 +1,57 @@
+"""Redoc at /docs and the schema at /openapi.json, behind HTTP Basic (DOCS_ACCESS)."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.openapi.docs import get_redoc_html
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.security import HTTPBasic, HTTPBasicCredentials
+
+from fastapi_example.db import SessionDep
+from fastapi_example.deps import SettingsDep
+from fastapi_example.login import authenticate
+
+router = APIRouter(include_in_schema=False)
+_basic = HTTPBasic(auto_error=False)
+_CHALLENGE = {"WWW-Authenticate": 'Basic realm="fastapi-example docs"'}
+
+
+def docs_access(
+    request: Request,
+    db: SessionDep,
+    settings: SettingsDep,
+    credentials: Annotated[HTTPBasicCredentials | None, Depends(_basic)],
+) -> None:
+    if settings.docs_access == "public":
+        return
+    if credentials is None or not 3 <= len(credentials.username) <= 30:
+        raise HTTPException(status_code=401, detail="Not authenticated", headers=_CHALLENGE)
+    user = authenticate(
+        db,
+        credentials.username,
+        credentials.password,
+        settings,
+        request.app.state.metrics,
+        challenge=_CHALLENGE,
+    )
+    db.commit()
+    if settings.docs_access == "admin" and not user.is_admin:
+        raise HTTPException(status_code=403, detail="Admin rights required")
+
+
+DocsAccess = Depends(docs_access)
+
+
+@router.get("/", dependencies=[])
+def root() -> RedirectResponse:
+    return RedirectResponse("/docs")
+
+
+@router.get("/docs", dependencies=[DocsAccess])
+def redoc(request: Request):
+    return get_redoc_html(openapi_url="/openapi.json", title=f"{request.app.title} docs")
+
+
+@router.get("/openapi.json", dependencies=[DocsAccess])
+def openapi(request: Request) -> JSONResponse:
+    return JSONResponse(request.app.openapi())

@@ -1,0 +1,94 @@
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, status
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from fastapi_example.db import SessionDep
+from fastapi_example.deps import CurrentUser
+from fastapi_example.models import (
+    MAX_ID,
+    Item,
+    ItemCreate,
+    ItemPublic,
+    ItemsPage,
+    ItemUpdate,
+    User,
+    utcnow,
+)
+from fastapi_example.paging import Filter, PagingDep, contains
+
+router = APIRouter(prefix="/items", tags=["items"])
+ItemId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+def _name_taken() -> HTTPException:
+    return HTTPException(status_code=409, detail="An item with that name already exists")
+
+
+def _save(db: Session, item: Item) -> Item:
+    """Commit; the unique index on the name decides between concurrent writers."""
+    db.add(item)
+    try:
+        db.commit()
+    except IntegrityError:
+        db.rollback()
+        raise _name_taken() from None
+    return item
+
+
+@router.post("", response_model=ItemPublic, status_code=status.HTTP_201_CREATED)
+def create_item(body: ItemCreate, user: CurrentUser, db: SessionDep):
+    return _save(db, Item(name=body.name, description=body.description, user_id=user.id))
+
+
+@router.get("", response_model=ItemsPage)
+def list_items(
+    _user: CurrentUser,
+    db: SessionDep,
+    paging: PagingDep,
+    name: Filter = None,
+    description: Filter = None,
+):
+    """Every item, filtered by name and description substrings (case-insensitive)."""
+    query = select(Item)
+    if name is not None:
+        query = query.where(contains(Item.name, name))
+    if description is not None:
+        query = query.where(contains(Item.description, description))
+    total, items = paging.fetch(db, query, Item.id)
+    return ItemsPage(page=paging.page, limit=paging.limit, total=total, items=items)
+
+
+def _get_item(db: Session, item_id: int) -> Item:
+    item = db.get(Item, item_id)
+    if item is None:
+        raise HTTPException(status_code=404, detail="Item not found")
+    return item
+
+
+def _owned_item(db: Session, user: User, item_id: int) -> Item:
+    item = _get_item(db, item_id)
+    if item.user_id != user.id and not user.is_admin:
+        raise HTTPException(status_code=403, detail="Only the owner or an admin may change it")
+    return item
+
+
+@router.get("/{item_id}", response_model=ItemPublic)
+def read_item(item_id: ItemId, _user: CurrentUser, db: SessionDep):
+    return _get_item(db, item_id)
+
+
+@router.patch("/{item_id}", response_model=ItemPublic)
+def update_item(item_id: ItemId, body: ItemUpdate, user: CurrentUser, db: SessionDep):
+    item = _owned_item(db, user, item_id)
+    for field, value in body.model_dump(exclude_unset=True).items():
+        setattr(item, field, value)
+    item.updated_at = utcnow()
+    return _save(db, item)
+
+
+@router.delete("/{item_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_item(item_id: ItemId, user: CurrentUser, db: SessionDep) -> None:
+    db.delete(_owned_item(db, user, item_id))
+    db.commit()

@@ -1,0 +1,117 @@
+"""Sessions (one tokens row per device): open, rotate, revoke; and login throttling."""
+
+from datetime import timedelta
+
+from sqlalchemy import delete, func
+from sqlmodel import Session, select
+
+from fastapi_example.models import LoginFailure, RotatedRefreshToken, Token, TokenPair, User, utcnow
+from fastapi_example.security import new_token, token_digest
+from fastapi_example.settings import Settings
+
+
+def _issue(token: Token, settings: Settings) -> TokenPair:
+    """Give the session a fresh pair of tokens; only their digests are kept."""
+    access, refresh = new_token(), new_token()
+    now = utcnow()
+    token.access_token_hash = token_digest(access)
+    token.access_expires_at = now + timedelta(minutes=settings.access_token_minutes)
+    token.refresh_token_hash = token_digest(refresh)
+    token.refresh_expires_at = now + timedelta(days=settings.refresh_token_days)
+    return TokenPair(
+        id=token.user_id,
+        access_token=access,
+        expires=settings.access_token_minutes * 60,
+        refresh_token=refresh,
+    )
+
+
+def open_session(db: Session, user: User, settings: Settings) -> TokenPair:
+    """A new session; the oldest ones go so at most max_sessions_per_user stay live.
+
+    The user's row is locked first, so concurrent logins of one user queue up here.
+    """
+    db.exec(select(User.id).where(User.id == user.id).with_for_update()).one()
+    now = utcnow()
+    db.exec(delete(Token).where(Token.user_id == user.id, Token.refresh_expires_at <= now))
+    live = db.exec(
+        select(Token.id)
+        .where(Token.user_id == user.id)
+        .order_by(Token.created_at.desc(), Token.id.desc())
+    ).all()
+    keep = max(settings.max_sessions_per_user - 1, 0)
+    if len(live) > keep:
+        db.exec(delete(Token).where(Token.id.in_(live[keep:])))
+    token = Token(user_id=user.id, created_at=now)
+    pair = _issue(token, settings)
+    db.add(token)
+    db.commit()
+    return pair
+
+
+def rotate_session(db: Session, refresh_token: str, settings: Settings) -> TokenPair | None:
+    """New tokens for a live refresh token; a reused (already rotated) one ends its session."""
+    digest = token_digest(refresh_token)
+    row = db.exec(
+        select(Token, User)
+        .join(User, User.id == Token.user_id)
+        .where(Token.refresh_token_hash == digest)
+        .with_for_update()
+    ).first()
+    if row is None:
+        reused = db.get(RotatedRefreshToken, digest)
+        if reused is not None:
+            # Its rotated digests go with it (ON DELETE CASCADE).
+            db.exec(delete(Token).where(Token.id == reused.token_id))
+            db.commit()
+        return None
+    token, user = row
+    if token.refresh_expires_at <= utcnow() or not user.activated:
+        return None
+    db.add(
+        RotatedRefreshToken(
+            refresh_token_hash=digest, token_id=token.id, expires_at=token.refresh_expires_at
+        )
+    )
+    pair = _issue(token, settings)
+    db.add(token)
+    db.commit()
+    return pair
+
+
+def revoke_sessions(db: Session, user_id: int, keep_id: int | None = None) -> None:
+    """End every session of a user (but keep_id); the caller commits."""
+    query = delete(Token).where(Token.user_id == user_id)
+    if keep_id is not None:
+        query = query.where(Token.id != keep_id)
+    db.exec(query)
+
+
+def throttled_for(db: Session, username: str, settings: Settings) -> int:
+    """Seconds until this username may try again (0: now)."""
+    window = timedelta(seconds=settings.login_window_seconds)
+    since = utcnow() - window
+    count, oldest = db.exec(
+        select(func.count(), func.min(LoginFailure.failed_at)).where(
+            LoginFailure.username == username, LoginFailure.failed_at > since
+        )
+    ).one()
+    if count < settings.login_max_failures:
+        return 0
+    return max(int((oldest + window - utcnow()).total_seconds()) + 1, 1)
+
+
+def record_failure(db: Session, username: str, settings: Settings) -> None:
+    # Old failures of this name are no longer needed: prune them while we are here.
+    since = utcnow() - timedelta(seconds=settings.login_window_seconds)
+    db.exec(
+        delete(LoginFailure).where(
+            LoginFailure.username == username, LoginFailure.failed_at <= since
+        )
+    )
+    db.add(LoginFailure(username=username))
+    db.commit()
+
+
+def clear_failures(db: Session, username: str) -> None:
+    db.exec(delete(LoginFailure).where(LoginFailure.username == username))

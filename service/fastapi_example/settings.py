@@ -1,0 +1,82 @@
+"""Settings from the environment and, for Kubernetes, a folder of secret files."""
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from urllib.parse import quote
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+DEV_ADMIN_PASSWORD = "admin"  # noqa: S105 - the development default, refused in production
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        case_sensitive=False,
+        extra="ignore",
+        secrets_dir=os.environ.get("SECRETS_DIR") or None,
+    )
+
+    environment: Literal["development", "production"] = "development"
+
+    database_url: str = "sqlite:///./fastapi-example.db"
+    db_host: str = ""
+    db_port: int = 3306
+    db_name: str = "fastapi_example"
+    db_user: str = "fastapi_example"
+    db_password: str = ""
+    db_connect_timeout: int = 3
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    metrics_port: int = 8000
+    forwarded_allow_ips: str = "127.0.0.1"
+    graceful_shutdown_seconds: int = 20
+
+    admin_username: str = "admin"
+    admin_password: str = DEV_ADMIN_PASSWORD
+    password_pepper: str = ""
+
+    max_sessions_per_user: int = 2
+    access_token_minutes: int = 120
+    refresh_token_days: int = 200
+    login_max_failures: int = 5
+    login_window_seconds: int = 300
+
+    log_level: str = "INFO"
+    log_format: Literal["json", "text"] = "json"
+    docs_access: Literal["admin", "users", "public"] = "admin"
+
+    versions_file: Path = PACKAGE_DIR / "seed" / "versions.json"
+    versions_cache_seconds: float = 5.0
+    token_cleanup_batch_size: int = 1000
+    migrate_wait_seconds: int = 120
+
+    @model_validator(mode="after")
+    def _refuse_dev_defaults_in_production(self) -> "Settings":
+        if self.environment == "production":
+            if self.admin_password in ("", DEV_ADMIN_PASSWORD):
+                raise ValueError("ADMIN_PASSWORD must be set to a non-default value in production")
+            if not self.password_pepper:
+                raise ValueError("PASSWORD_PEPPER must be set in production")
+        return self
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if not self.db_host:
+            return self.database_url
+        user, password = quote(self.db_user, safe=""), quote(self.db_password, safe="")
+        return (
+            f"mysql+pymysql://{user}:{password}@{self.db_host}:{self.db_port}/"
+            f"{self.db_name}?charset=utf8mb4"
+        )
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
