@@ -1,0 +1,160 @@
+{{/* Chart name, truncated to the 63 characters a DNS label allows. */}}
+{{- define "fastapi-example.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Release-qualified name; the release name alone when it already contains the chart name. */}}
+{{- define "fastapi-example.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "fastapi-example.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Labels on every object. */}}
+{{- define "fastapi-example.labels" -}}
+helm.sh/chart: {{ include "fastapi-example.chart" . }}
+{{ include "fastapi-example.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: {{ include "fastapi-example.name" . }}
+{{- end }}
+
+{{- define "fastapi-example.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "fastapi-example.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/* Per-component labels: (dict "ctx" $ "component" "api"). */}}
+{{- define "fastapi-example.componentLabels" -}}
+{{ include "fastapi-example.labels" .ctx }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{- define "fastapi-example.componentSelectorLabels" -}}
+{{ include "fastapi-example.selectorLabels" .ctx }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{- define "fastapi-example.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "fastapi-example.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* The API image; the migrate initContainer and the CronJob use exactly the same. */}}
+{{- define "fastapi-example.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag | toString) }}
+{{- end }}
+
+{{- define "fastapi-example.mysql.fullname" -}}
+{{- printf "%s-mysql" (include "fastapi-example.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The app's Secret: admin-password, password-pepper. */}}
+{{- define "fastapi-example.secretName" -}}
+{{- default (include "fastapi-example.fullname" .) .Values.auth.existingSecret }}
+{{- end }}
+
+{{/* The Secret holding the database password (key from fastapi-example.db.passwordKey). */}}
+{{- define "fastapi-example.db.secretName" -}}
+{{- if .Values.mysql.enabled }}
+{{- default (include "fastapi-example.mysql.fullname" .) .Values.mysql.auth.existingSecret }}
+{{- else }}
+{{- .Values.externalDatabase.existingSecret }}
+{{- end }}
+{{- end }}
+
+{{- define "fastapi-example.db.passwordKey" -}}
+{{- if .Values.mysql.enabled }}mysql-password{{ else }}{{ .Values.externalDatabase.existingSecretPasswordKey }}{{ end }}
+{{- end }}
+
+{{- define "fastapi-example.db.host" -}}
+{{- if .Values.mysql.enabled }}{{ include "fastapi-example.mysql.fullname" . }}{{ else }}{{ .Values.externalDatabase.host }}{{ end }}
+{{- end }}
+
+{{- define "fastapi-example.db.port" -}}
+{{- if .Values.mysql.enabled }}3306{{ else }}{{ .Values.externalDatabase.port }}{{ end }}
+{{- end }}
+
+{{- define "fastapi-example.db.name" -}}
+{{- if .Values.mysql.enabled }}{{ .Values.mysql.auth.database }}{{ else }}{{ .Values.externalDatabase.database }}{{ end }}
+{{- end }}
+
+{{- define "fastapi-example.db.user" -}}
+{{- if .Values.mysql.enabled }}{{ .Values.mysql.auth.username }}{{ else }}{{ .Values.externalDatabase.username }}{{ end }}
+{{- end }}
+
+{{/*
+A generated secret value that survives upgrades: the live Secret's value when there is one
+(lookup), otherwise a new random one. (dict "ctx" $ "secret" name "key" key "length" n)
+*/}}
+{{- define "fastapi-example.secretValue" -}}
+{{- $live := lookup "v1" "Secret" .ctx.Release.Namespace .secret }}
+{{- if and $live $live.data (hasKey $live.data .key) }}
+{{- index $live.data .key }}
+{{- else }}
+{{- randAlphaNum (int .length) | b64enc }}
+{{- end }}
+{{- end }}
+
+{{/* Env shared by serve, migrate and the CronJob: settings ConfigMap + secrets by reference. */}}
+{{- define "fastapi-example.env" -}}
+envFrom:
+  - configMapRef:
+      name: {{ include "fastapi-example.fullname" . }}
+env:
+  - name: DB_PASSWORD
+    valueFrom:
+      secretKeyRef:
+        name: {{ include "fastapi-example.db.secretName" . }}
+        key: {{ include "fastapi-example.db.passwordKey" . }}
+  - name: ADMIN_PASSWORD
+    valueFrom:
+      secretKeyRef:
+        name: {{ include "fastapi-example.secretName" . }}
+        key: admin-password
+  - name: PASSWORD_PEPPER
+    valueFrom:
+      secretKeyRef:
+        name: {{ include "fastapi-example.secretName" . }}
+        key: password-pepper
+{{- end }}
+
+{{/* Pod-level security context for the app's pods (restricted Pod Security Standard). */}}
+{{- define "fastapi-example.podSecurityContext" -}}
+{{- toYaml .Values.podSecurityContext }}
+{{- end }}
+
+{{/* Egress of the app's pods: DNS and the database. */}}
+{{- define "fastapi-example.networkPolicy.egress" -}}
+- ports:
+    - port: 53
+      protocol: UDP
+    - port: 53
+      protocol: TCP
+{{- if .Values.mysql.enabled }}
+- to:
+    - podSelector:
+        matchLabels:
+          {{- include "fastapi-example.componentSelectorLabels" (dict "ctx" . "component" "mysql") | nindent 10 }}
+  ports:
+    - port: 3306
+{{- else }}
+# An external database may be anywhere; only its port is known.
+- ports:
+    - port: {{ .Values.externalDatabase.port }}
+{{- end }}
+{{- end }}
