@@ -33,6 +33,8 @@ def authenticate(
             headers={"Retry-After": str(wait)},
         )
     user = db.exec(select(User).where(User.username == username)).first()
+    if user is not None and user.username != username:  # MySQL's PAD SPACE: "admin " matched
+        user = None
     if user is None:
         burn_verify_time(password)
         ok, new_hash = False, None

@@ -8,7 +8,8 @@ from pydantic import AfterValidator, StringConstraints
 from sqlalchemy import Column, ForeignKey, Integer
 from sqlmodel import Field, SQLModel
 
-# Every string column compares byte-for-byte on MySQL too ("admin " is not "admin").
+# Binary collation: "ADMIN" and "àdmin" are not "admin" on MySQL either. It still pads with
+# spaces ("admin " = "admin"), so names cannot end in spaces and lookups recheck in Python.
 TABLE_ARGS = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
 MAX_ID = 2_147_483_647  # INT columns
 
@@ -48,7 +49,7 @@ Password = Annotated[
 LoginPassword = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 ItemName = Annotated[
     str,
-    StringConstraints(min_length=1, max_length=100),
+    StringConstraints(min_length=1, max_length=100, pattern=r"^\S(.*\S)?$"),
     AfterValidator(_storable),
     AfterValidator(_no_control_chars),
 ]

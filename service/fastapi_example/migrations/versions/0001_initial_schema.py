@@ -7,6 +7,10 @@ Create Date: 2026-11-28 00:54:51.302582
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import mysql
+
+# Microseconds on MySQL too, so what the API returns is what it stored.
+TIMESTAMP = sa.DateTime(timezone=True).with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
 revision = "0001"
 down_revision = None
@@ -19,7 +23,7 @@ def upgrade() -> None:
         "login_failures",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("username", sa.String(30), nullable=False),
-        sa.Column("failed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("failed_at", TIMESTAMP, nullable=False),
         sa.PrimaryKeyConstraint("id"),
         mysql_charset="utf8mb4",
         mysql_collate="utf8mb4_bin",
@@ -56,8 +60,8 @@ def upgrade() -> None:
         sa.Column("hashed_password", sa.String(255), nullable=False),
         sa.Column("role_id", sa.Integer(), nullable=False),
         sa.Column("activated", sa.Boolean(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", TIMESTAMP, nullable=False),
+        sa.Column("updated_at", TIMESTAMP, nullable=False),
         sa.ForeignKeyConstraint(
             ["role_id"],
             ["roles.id"],
@@ -73,8 +77,8 @@ def upgrade() -> None:
         sa.Column("description", sa.String(1000), nullable=True),
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", TIMESTAMP, nullable=False),
+        sa.Column("updated_at", TIMESTAMP, nullable=False),
         sa.ForeignKeyConstraint(
             ["user_id"],
             ["users.id"],
@@ -90,10 +94,10 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("access_token_hash", sa.String(64), nullable=False),
-        sa.Column("access_expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("access_expires_at", TIMESTAMP, nullable=False),
         sa.Column("refresh_token_hash", sa.String(64), nullable=False),
-        sa.Column("refresh_expires_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("refresh_expires_at", TIMESTAMP, nullable=False),
+        sa.Column("created_at", TIMESTAMP, nullable=False),
         sa.ForeignKeyConstraint(
             ["user_id"],
             ["users.id"],
@@ -112,7 +116,7 @@ def upgrade() -> None:
         "rotated_refresh_tokens",
         sa.Column("refresh_token_hash", sa.String(64), nullable=False),
         sa.Column("token_id", sa.Integer(), nullable=False),
-        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", TIMESTAMP, nullable=False),
         sa.ForeignKeyConstraint(["token_id"], ["tokens.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("refresh_token_hash"),
         mysql_charset="utf8mb4",

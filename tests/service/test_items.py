@@ -1,0 +1,135 @@
+"""Items: CRUD, ownership, unique names, filters and paging."""
+
+from tests.service.conftest import unique
+
+
+def create(client, headers, name=None, description=None):
+    body = {"name": name or unique("item"), "description": description}
+    response = client.post("/items", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_create_read_update_delete(client, new_account):
+    owner = new_account()
+    item = create(client, owner.headers, description="first")
+    assert item["user_id"] == owner.id
+    assert set(item) == {"id", "name", "description", "user_id", "created_at", "updated_at"}
+    assert client.get(f"/items/{item['id']}", headers=owner.headers).json() == item
+    patched = client.patch(
+        f"/items/{item['id']}", json={"description": "second"}, headers=owner.headers
+    )
+    assert patched.status_code == 200
+    assert patched.json()["description"] == "second" and patched.json()["name"] == item["name"]
+    assert client.delete(f"/items/{item['id']}", headers=owner.headers).status_code == 204
+    assert client.get(f"/items/{item['id']}", headers=owner.headers).status_code == 404
+
+
+def test_every_user_reads_every_item(client, new_account):
+    owner, reader = new_account(), new_account()
+    item = create(client, owner.headers)
+    assert client.get(f"/items/{item['id']}", headers=reader.headers).status_code == 200
+
+
+def test_only_owner_or_admin_modifies(client, admin_headers, new_account):
+    owner, other = new_account(), new_account()
+    item = create(client, owner.headers)
+    assert client.patch(f"/items/{item['id']}", json={}, headers=other.headers).status_code == 403
+    assert client.delete(f"/items/{item['id']}", headers=other.headers).status_code == 403
+    by_admin = client.patch(
+        f"/items/{item['id']}", json={"description": "admin was here"}, headers=admin_headers
+    )
+    assert by_admin.status_code == 200
+    assert client.delete(f"/items/{item['id']}", headers=admin_headers).status_code == 204
+
+
+def test_duplicate_name_is_409(client, new_account):
+    owner, other = new_account(), new_account()
+    item = create(client, owner.headers)
+    again = client.post("/items", json={"name": item["name"]}, headers=other.headers)
+    assert again.status_code == 409
+    assert again.json() == {"detail": "An item with that name already exists"}
+
+
+def test_names_compare_exactly(client, new_account):
+    owner = new_account()
+    name = unique("Item")
+    create(client, owner.headers, name=name)
+    for variant in (name.lower(), name.upper(), "\u00e0" + name[1:]):
+        create(client, owner.headers, name=variant)
+    for padded in (name + " ", " " + name):
+        response = client.post("/items", json={"name": padded}, headers=owner.headers)
+        assert response.status_code == 422
+
+
+def test_patch_with_own_name_is_fine_and_taken_name_is_409(client, new_account):
+    owner = new_account()
+    item, other = create(client, owner.headers), create(client, owner.headers)
+    same = client.patch(f"/items/{item['id']}", json={"name": item["name"]}, headers=owner.headers)
+    assert same.status_code == 200
+    taken = client.patch(
+        f"/items/{item['id']}", json={"name": other["name"]}, headers=owner.headers
+    )
+    assert taken.status_code == 409
+
+
+def test_description_can_be_cleared(client, new_account):
+    owner = new_account()
+    item = create(client, owner.headers, description="something")
+    cleared = client.patch(
+        f"/items/{item['id']}", json={"description": None}, headers=owner.headers
+    )
+    assert cleared.status_code == 200
+    assert cleared.json()["description"] is None
+    null_name = client.patch(f"/items/{item['id']}", json={"name": None}, headers=owner.headers)
+    assert null_name.status_code == 422
+
+
+def test_filters_are_case_insensitive_substrings_with_literal_wildcards(client, new_account):
+    owner = new_account()
+    tag = unique("flt")
+    names = [f"{tag}-50%-off", f"{tag}-a_b", f"{tag}-axb", f"{tag}-500-off"]
+    for name in names:
+        create(client, owner.headers, name=name, description=f"About {name.upper()}")
+
+    def found(**params):
+        body = client.get("/items", params=params, headers=owner.headers).json()
+        return [item["name"] for item in body["items"]]
+
+    assert found(name=f"{tag}-50%") == [f"{tag}-50%-off"]
+    assert found(name=f"{tag}-a_b") == [f"{tag}-a_b"]
+    assert found(name=tag.upper()) == names
+    assert found(description=f"about {tag}-A_B".upper()) == [f"{tag}-a_b"]
+
+
+def test_paging_echoes_real_values_and_orders_by_id(client, new_account):
+    owner = new_account()
+    tag = unique("pg")
+    ids = [create(client, owner.headers, name=f"{tag}-{n}")["id"] for n in range(5)]
+    pages = [
+        client.get("/items", params={"name": tag, "limit": 2, "page": p}, headers=owner.headers)
+        for p in (1, 2, 3, 4)
+    ]
+    bodies = [page.json() for page in pages]
+    assert [b["page"] for b in bodies] == [1, 2, 3, 4]
+    assert all(b["limit"] == 2 and b["total"] == 5 for b in bodies)
+    assert [i["id"] for b in bodies for i in b["items"]] == ids
+    assert bodies[3]["items"] == []
+
+
+def test_paging_bounds(client, new_account):
+    owner = new_account()
+    for params in (
+        {"page": 0},
+        {"page": -1},
+        {"limit": 0},
+        {"limit": -5},
+        {"limit": 101},
+        {"page": "x"},
+    ):
+        response = client.get("/items", params=params, headers=owner.headers)
+        assert response.status_code == 422, params
+    ok = client.get("/items", params={"limit": 100}, headers=owner.headers)
+    assert ok.status_code == 200 and ok.json()["limit"] == 100
+    default = client.get("/items", headers=owner.headers).json()
+    assert default["limit"] == 20 and default["page"] == 1
