@@ -29,7 +29,9 @@ def _issue(token: Token, settings: Settings) -> TokenPair:
 def open_session(db: Session, user: User, settings: Settings) -> TokenPair:
     """A new session; the oldest ones go so at most max_sessions_per_user stay live.
 
-    The user's row is locked first, so concurrent logins of one user queue up here.
+    The user's row is locked first, so concurrent logins of one user queue up here; the
+    sessions are then read with a locking read, which (unlike a plain SELECT under InnoDB's
+    REPEATABLE READ) sees the sessions committed by the logins that went first.
     """
     db.exec(select(User.id).where(User.id == user.id).with_for_update()).one()
     now = utcnow()
@@ -38,6 +40,7 @@ def open_session(db: Session, user: User, settings: Settings) -> TokenPair:
         select(Token.id)
         .where(Token.user_id == user.id)
         .order_by(Token.created_at.desc(), Token.id.desc())
+        .with_for_update()
     ).all()
     keep = max(settings.max_sessions_per_user - 1, 0)
     if len(live) > keep:
