@@ -1,0 +1,106 @@
+"""Concurrency on MariaDB, against the real server and the API served by uvicorn."""
+
+import subprocess
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tests.support import mariadb
+from tests.support.api_process import ADMIN, COMMAND, api_env, bearer, login, served
+from tests.support.tools import REPO
+
+pytestmark = [pytest.mark.mariadb, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("api")
+    with mariadb.fresh_database() as name, served(tmp, name, MAX_SESSIONS_PER_USER="2") as api:
+        api.database = name
+        yield api
+
+
+def all_at_once(count: int, call) -> list:
+    """Run call(i) in count threads released together by a barrier."""
+    barrier = threading.Barrier(count)
+
+    def run(i):
+        barrier.wait(timeout=30)
+        return call(i)
+
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(run, range(count)))
+
+
+def test_concurrent_creates_of_one_name_give_one_201(api):
+    with api.client() as client:
+        headers = bearer(login(client, *ADMIN))
+    name = f"race-{uuid.uuid4().hex[:8]}"
+
+    def create(_):
+        with api.client() as client:
+            return client.post("/items", json={"name": name}, headers=headers).status_code
+
+    statuses = all_at_once(20, create)
+    assert sorted(statuses) == [201] + [409] * 19
+    with mariadb.connect(api.database) as conn, conn.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM items WHERE name = %s", (name,))
+        assert cursor.fetchone()[0] == 1
+
+
+def test_concurrent_logins_keep_max_sessions(api):
+    username, password = f"racer{uuid.uuid4().hex[:8]}", "pw-" + uuid.uuid4().hex
+    with api.client() as client:
+        admin = bearer(login(client, *ADMIN))
+        created = client.post(
+            "/users", json={"username": username, "password": password}, headers=admin
+        )
+        assert created.status_code == 201, created.text
+    user_id = created.json()["id"]
+
+    def log_in(_):
+        with api.client() as client:
+            return login(client, username, password)
+
+    pairs = all_at_once(10, log_in)
+    with mariadb.connect(api.database) as conn, conn.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM tokens WHERE user_id = %s", (user_id,))
+        sessions = cursor.fetchone()[0]
+    max_sessions = int(api.env["MAX_SESSIONS_PER_USER"])
+    assert sessions == max_sessions
+    with api.client() as client:
+        statuses = [client.get("/auth/me", headers=bearer(p)).status_code for p in pairs]
+    assert sorted(statuses) == [200] * max_sessions + [401] * (10 - max_sessions)
+
+
+def count(database: str, query: str) -> int:
+    with mariadb.connect(database) as conn, conn.cursor() as cursor:
+        cursor.execute(query)
+        return cursor.fetchone()[0]
+
+
+def test_two_migrations_at_once_both_succeed_and_seed_once(tmp_path):
+    with mariadb.fresh_database() as name:
+        env = api_env(**mariadb.settings_env(name))
+        runs = [
+            subprocess.Popen(
+                [*COMMAND, "migrate"],
+                env=env,
+                cwd=REPO,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        outputs = [run.communicate(timeout=180)[0] for run in runs]
+        assert [run.returncode for run in runs] == [0, 0], outputs
+        assert count(name, "SELECT COUNT(*) FROM users") == 1
+        assert count(name, "SELECT COUNT(*) FROM users WHERE role_id = 1") == 1
+        assert count(name, "SELECT COUNT(*) FROM roles") == 2
+        assert count(name, "SELECT COUNT(*) FROM versions") == 9
+        assert count(name, "SELECT COUNT(*) FROM alembic_version") == 1
+        # Both really ran: each one logged its own end.
+        assert all("database migrated and seeded" in output for output in outputs), outputs
