@@ -1,0 +1,97 @@
+"""The CronJob's command, `python3 -m cronjobs.token_cleanup`, on MariaDB."""
+
+import json
+import secrets
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.support import mariadb
+from tests.support.api_process import api_env, free_port, run_migrate
+from tests.support.tools import REPO
+
+pytestmark = [pytest.mark.mariadb, pytest.mark.slow]
+EXPIRED, LIVE = 10_000, 100
+
+
+def cleanup(env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "cronjobs.token_cleanup"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def insert_sessions(cursor, user_id: int, count: int, refresh_expires_at: datetime) -> None:
+    now = datetime.now(UTC).replace(tzinfo=None)
+    cursor.executemany(
+        "INSERT INTO tokens (user_id, access_token_hash, access_expires_at,"
+        " refresh_token_hash, refresh_expires_at, created_at) VALUES (%s, %s, %s, %s, %s, %s)",
+        [
+            (user_id, secrets.token_hex(32), now, secrets.token_hex(32), refresh_expires_at, now)
+            for _ in range(count)
+        ],
+    )
+
+
+def test_deletes_every_expired_session_and_keeps_the_live_ones():
+    with mariadb.fresh_database() as name:
+        env = api_env(**mariadb.settings_env(name), TOKEN_CLEANUP_BATCH_SIZE="1000")
+        migrated = run_migrate(env)
+        assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+        now = datetime.now(UTC).replace(tzinfo=None)
+        with mariadb.connect(name) as conn, conn.cursor() as cursor:
+            cursor.execute("SELECT id FROM users")
+            (user_id,) = cursor.fetchone()
+            insert_sessions(cursor, user_id, EXPIRED, now - timedelta(minutes=1))
+            insert_sessions(cursor, user_id, LIVE, now + timedelta(days=30))
+            cursor.execute(
+                "SELECT id FROM tokens WHERE refresh_expires_at > %s ORDER BY id", (now,)
+            )
+            live_ids = [row[0] for row in cursor.fetchall()]
+            # A rotated digest of a live session stays; one of an expired session goes with it.
+            cursor.execute("SELECT MIN(id) FROM tokens")
+            (expired_id,) = cursor.fetchone()
+            cursor.executemany(
+                "INSERT INTO rotated_refresh_tokens (refresh_token_hash, token_id, expires_at)"
+                " VALUES (%s, %s, %s)",
+                [
+                    (secrets.token_hex(32), live_ids[0], now + timedelta(days=30)),
+                    (secrets.token_hex(32), expired_id, now - timedelta(minutes=1)),
+                ],
+            )
+
+        result = cleanup(env)
+
+        assert result.returncode == 0, result.stdout + result.stderr
+        lines = json_lines(result.stdout)
+        summaries = [line for line in lines if line["message"] == "token cleanup finished"]
+        assert len(summaries) == 1, result.stdout
+        assert summaries[0]["deleted_sessions"] == EXPIRED
+        assert summaries[0]["largest_batch"] <= 1000
+        with mariadb.connect(name) as conn, conn.cursor() as cursor:
+            cursor.execute("SELECT id FROM tokens ORDER BY id")
+            assert [row[0] for row in cursor.fetchall()] == live_ids
+            cursor.execute("SELECT token_id FROM rotated_refresh_tokens")
+            assert cursor.fetchall() == ((live_ids[0],),)
+
+
+def test_a_failing_database_exits_non_zero_with_a_json_error():
+    # Nothing listens on this port: the connection is refused.
+    env = api_env(**{**mariadb.settings_env("fe_test_none"), "DB_PORT": str(free_port())})
+    result = cleanup(env)
+    assert result.returncode != 0
+    lines = json_lines(result.stdout)
+    assert lines, result.stderr
+    assert lines[-1]["level"] == "ERROR"
+    assert lines[-1]["message"] == "cleanup-tokens failed"
+    assert "OperationalError" in lines[-1]["error"]
