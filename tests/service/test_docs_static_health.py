@@ -1,0 +1,78 @@
+"""Docs behind HTTP Basic, the root redirect, static files, probes, JSON errors."""
+
+import pytest
+from fastapi.testclient import TestClient
+
+from fastapi_example.main import create_app
+from tests.service.conftest import ADMIN
+
+
+def test_docs_and_schema_need_an_admin(client, new_account):
+    account = new_account()
+    for path in ("/docs", "/openapi.json"):
+        anonymous = client.get(path)
+        assert anonymous.status_code == 401
+        assert anonymous.headers["WWW-Authenticate"].startswith("Basic")
+        assert client.get(path, auth=(account.username, account.password)).status_code == 403
+        assert client.get(path, auth=ADMIN).status_code == 200
+    assert "redoc" in client.get("/docs", auth=ADMIN).text.lower()
+    assert client.get("/openapi.json", auth=ADMIN).json()["info"]["title"] == "fastapi-example"
+
+
+@pytest.mark.parametrize(
+    ("access", "user_status", "anon_status"), [("users", 200, 401), ("public", 200, 200)]
+)
+def test_docs_access_setting(api_settings, new_account, access, user_status, anon_status):
+    account = new_account()
+    with TestClient(create_app(api_settings.model_copy(update={"docs_access": access}))) as c:
+        assert c.get("/openapi.json", auth=(account.username, account.password)).status_code == (
+            user_status
+        )
+        assert c.get("/openapi.json").status_code == anon_status
+
+
+def test_root_redirects_to_docs(client):
+    response = client.get("/", follow_redirects=False)
+    assert response.status_code in (302, 307)
+    assert response.headers["location"] == "/docs"
+
+
+def test_logo_is_served(client):
+    response = client.get("/logo.png")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/png"
+    assert response.content.startswith(b"\x89PNG")
+
+
+def test_probes(client):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").json() == {"status": "ready"}
+
+
+def test_readyz_is_503_while_draining(client):
+    client.app.state.draining = True
+    try:
+        response = client.get("/readyz")
+        assert response.status_code == 503 and response.json()["detail"]
+    finally:
+        client.app.state.draining = False
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/no-such-path"), ("DELETE", "/roles"), ("POST", "/logo.png"), ("GET", "/items/x")],
+)
+def test_errors_are_json(client, admin_headers, method, path):
+    response = client.request(method, path, headers=admin_headers)
+    assert 400 <= response.status_code < 500
+    assert response.headers["content-type"] == "application/json"
+    assert "detail" in response.json()
+
+
+def test_malformed_json_body_is_422(client, admin_headers):
+    response = client.post(
+        "/items",
+        content=b"{not json",
+        headers={**admin_headers, "content-type": "application/json"},
+    )
+    assert response.status_code == 422
