@@ -158,3 +158,20 @@ env:
     - port: {{ .Values.externalDatabase.port }}
 {{- end }}
 {{- end }}
+
+{{/* Combinations values.schema.json cannot express; called from configmap.yaml. */}}
+{{- define "fastapi-example.validate" -}}
+{{- if and .Values.autoscaling.enabled (gt (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) }}
+{{- fail "autoscaling.minReplicas must not exceed autoscaling.maxReplicas" }}
+{{- end }}
+{{- $seen := dict }}
+{{- range .Values.versions }}
+{{- if hasKey $seen .version }}
+{{- fail (printf "versions: %q is listed twice" .version) }}
+{{- end }}
+{{- $_ := set $seen .version true }}
+{{- end }}
+{{- if ge (add .Values.config.gracefulShutdownSeconds .Values.preStopSeconds) (int .Values.terminationGracePeriodSeconds) }}
+{{- fail "config.gracefulShutdownSeconds + preStopSeconds must stay below terminationGracePeriodSeconds" }}
+{{- end }}
+{{- end }}
