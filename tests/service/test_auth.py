@@ -73,9 +73,12 @@ def test_logout_ends_only_the_current_session(client, new_account):
     other = login(client, account.username, account.password)
     assert client.post("/auth/logout", headers=account.headers).status_code == 204
     assert client.get("/auth/me", headers=account.headers).status_code == 401
-    assert client.post(
-        "/auth/refresh", json={"refresh_token": account.tokens["refresh_token"]}
-    ).status_code == 401
+    assert (
+        client.post(
+            "/auth/refresh", json={"refresh_token": account.tokens["refresh_token"]}
+        ).status_code
+        == 401
+    )
     assert client.get("/auth/me", headers=bearer(other)).status_code == 200
 
 
