@@ -131,16 +131,14 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_rotated_refresh_tokens_token_id"), table_name="rotated_refresh_tokens")
-    op.drop_table("rotated_refresh_tokens")
-    op.drop_index(op.f("ix_tokens_user_id"), table_name="tokens")
-    op.drop_index(op.f("ix_tokens_refresh_expires_at"), table_name="tokens")
-    op.drop_table("tokens")
-    op.drop_index(op.f("ix_items_user_id"), table_name="items")
-    op.drop_table("items")
-    op.drop_table("users")
-    op.drop_table("versions")
-    op.drop_table("roles")
-    op.drop_index(op.f("ix_login_failures_username"), table_name="login_failures")
-    op.drop_index(op.f("ix_login_failures_failed_at"), table_name="login_failures")
-    op.drop_table("login_failures")
+    # Dropping a table drops its indexes; MySQL refuses to drop an index a foreign key needs.
+    for table in (
+        "rotated_refresh_tokens",
+        "tokens",
+        "items",
+        "users",
+        "versions",
+        "roles",
+        "login_failures",
+    ):
+        op.drop_table(table)
