@@ -1,0 +1,172 @@
+"""`fastapi-example migrate` on SQLite and MariaDB: schema, seed, idempotence, failures."""
+
+import json
+import subprocess
+import time
+from collections.abc import Iterator
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from fastapi_example import models  # noqa: F401 - registers the tables
+from fastapi_example.settings import PACKAGE_DIR
+from sqlalchemy import create_engine, inspect, text
+from sqlmodel import SQLModel
+
+from tests.support import mariadb
+from tests.support.api_process import COMMAND, api_env, free_port, run_migrate
+from tests.support.tools import REPO
+
+TABLES = {
+    "alembic_version",
+    "items",
+    "login_failures",
+    "roles",
+    "rotated_refresh_tokens",
+    "tokens",
+    "users",
+    "versions",
+}
+
+
+@pytest.fixture(params=["sqlite", "mariadb"])
+def database(request, tmp_path) -> Iterator[tuple[dict[str, str], str]]:
+    """(the API's environment, a SQLAlchemy URL) for a fresh, empty database."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path}/migrate.db"
+        yield api_env(DATABASE_URL=url), url
+        return
+    with mariadb.fresh_database() as name:
+        url = f"mysql+pymysql://{mariadb.USER}:{mariadb.PASSWORD}@{mariadb.HOST}:{mariadb.PORT}/{name}"
+        yield api_env(**mariadb.settings_env(name)), url
+
+
+def migrate_ok(env: dict[str, str]) -> str:
+    result = run_migrate(env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def rows(url: str, query: str) -> list[tuple]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(text(query))]
+    finally:
+        engine.dispose()
+
+
+def test_schema_matches_the_models(database):
+    env, url = database
+    migrate_ok(env)
+    engine = create_engine(url)
+    try:
+        assert set(inspect(engine).get_table_names()) == TABLES
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            assert compare_metadata(context, SQLModel.metadata) == []
+    finally:
+        engine.dispose()
+
+
+def test_migrate_twice_seeds_once_and_keeps_the_admin_password(database):
+    env, url = database
+    migrate_ok(env)
+    (first_hash,) = rows(url, "SELECT hashed_password FROM users")[0]
+    migrate_ok({**env, "ADMIN_PASSWORD": "another-password-entirely"})
+    assert rows(url, "SELECT username, role_id FROM users") == [(env["ADMIN_USERNAME"], 1)]
+    assert rows(url, "SELECT hashed_password FROM users") == [(first_hash,)]
+    assert rows(url, "SELECT id, name FROM roles ORDER BY id") == [(1, "admin"), (2, "user")]
+    versions = rows(url, "SELECT version, supported FROM versions ORDER BY version")
+    assert len(versions) == 9
+    assert [v for v, supported in versions if supported] == ["1.0"]
+    assert len(rows(url, "SELECT version_num FROM alembic_version")) == 1
+
+
+def test_the_versions_table_mirrors_the_versions_file(database, tmp_path):
+    env, url = database
+    migrate_ok(env)
+    versions_file = tmp_path / "versions.json"
+    versions_file.write_text(
+        json.dumps(
+            [
+                {"version": "0.8", "supported": False},
+                {"version": "1.0", "supported": False},
+                {"version": "1.1", "supported": True},
+            ]
+        )
+    )
+    migrate_ok({**env, "VERSIONS_FILE": str(versions_file)})
+    assert rows(url, "SELECT version, supported FROM versions ORDER BY version") == [
+        ("0.8", False),
+        ("1.0", False),
+        ("1.1", True),
+    ]
+
+
+def test_downgrade_to_base_and_upgrade_again(database):
+    env, url = database
+    migrate_ok(env)
+    config = Config()
+    config.set_main_option("script_location", str(PACKAGE_DIR / "migrations"))
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "base")
+            connection.commit()
+        assert set(inspect(engine).get_table_names()) == {"alembic_version"}
+    finally:
+        engine.dispose()
+    migrate_ok(env)
+    assert len(rows(url, "SELECT id FROM versions")) == 9
+
+
+def test_an_unreachable_database_fails_after_the_bounded_wait():
+    env = api_env(
+        **{**mariadb.settings_env("fe_test_none"), "DB_PORT": str(free_port())},
+        MIGRATE_WAIT_SECONDS="2",
+    )
+    started = time.monotonic()
+    result = run_migrate(env, timeout=60)
+    assert result.returncode == 1
+    assert time.monotonic() - started < 30  # bounded: it gave up, it did not hang
+    last = json.loads(result.stdout.splitlines()[-1])
+    assert last["level"] == "ERROR"
+    assert last["message"] == "migrate failed"
+    assert "OperationalError" in last["error"]
+    assert any(
+        json.loads(line).get("message") == "waiting for the database"
+        for line in result.stdout.splitlines()
+    )
+
+
+@pytest.mark.parametrize("password", ["admin", ""])
+def test_production_refuses_default_credentials(tmp_path, password):
+    env = api_env(
+        DATABASE_URL=f"sqlite:///{tmp_path}/prod.db",
+        ENVIRONMENT="production",
+        ADMIN_PASSWORD=password,
+        PASSWORD_PEPPER="a-pepper-for-this-test",
+    )
+    for args in (["migrate"], ["serve"]):
+        result = subprocess.run(
+            [*COMMAND, *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert "ADMIN_PASSWORD" in result.stderr
+    assert not (tmp_path / "prod.db").exists()
+
+
+def test_production_requires_a_pepper(tmp_path):
+    env = api_env(
+        DATABASE_URL=f"sqlite:///{tmp_path}/prod.db",
+        ENVIRONMENT="production",
+        ADMIN_PASSWORD="a-real-admin-password",
+        PASSWORD_PEPPER="",
+    )
+    result = run_migrate(env)
+    assert result.returncode == 2
+    assert "PASSWORD_PEPPER" in result.stderr
