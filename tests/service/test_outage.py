@@ -1,0 +1,175 @@
+"""A MariaDB outage under the running API: stop the server, check the API, start it again.
+
+The test runs its own MariaDB server (same binaries, a private data folder and port), so
+stopping it disturbs no other test and no one else using the shared server on :3306.
+"""
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pymysql
+import pytest
+
+from tests.support.api_process import ADMIN, api_env, bearer, free_port, login, running_api
+from tests.support.tools import require_tool
+
+pytestmark = [pytest.mark.mariadb, pytest.mark.slow]
+ANSWER_WITHIN_SECONDS = 10  # a liveness bound (no hang), not a performance claim
+
+
+def wait_for(condition, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} did not happen within {seconds}s"
+        time.sleep(0.2)
+
+
+class PrivateMariaDB:
+    """mariadbd on 127.0.0.1:<free port> with a data folder of its own."""
+
+    def __init__(self, root: Path):
+        self.root, self.port = root, free_port()
+        self.process: subprocess.Popen | None = None
+        self.as_root = os.geteuid() == 0  # mariadbd refuses to run as root: use mysql then
+
+    def install(self) -> None:
+        install = require_tool("mariadb-install-db", "apt-get install mariadb-server")
+        if self.as_root:
+            shutil.chown(self.root, "mysql", "mysql")
+        user = ["--user=mysql"] if self.as_root else []
+        subprocess.run(
+            [install, "--no-defaults", f"--datadir={self.root}/data", *user, "--skip-test-db"],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+
+    def start(self) -> None:
+        mariadbd = require_tool("mariadbd", "apt-get install mariadb-server")
+        user = ["--user=mysql"] if self.as_root else []
+        self.process = subprocess.Popen(
+            [
+                mariadbd,
+                "--no-defaults",
+                f"--datadir={self.root}/data",
+                f"--socket={self.root}/mysqld.sock",
+                f"--pid-file={self.root}/mysqld.pid",
+                f"--port={self.port}",
+                "--bind-address=127.0.0.1",
+                "--skip-grant-tables",  # a throwaway server: no accounts to set up
+                "--skip-name-resolve",
+                *user,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=(self.root / "mariadbd.log").open("ab"),
+        )
+        wait_for(self.answers, 60, "the private MariaDB answering")
+
+    def answers(self) -> bool:
+        assert self.process.poll() is None, (self.root / "mariadbd.log").read_text()
+        try:
+            self.connect().close()
+            return True
+        except pymysql.err.OperationalError:
+            return False
+
+    def connect(self, database: str | None = None):
+        return pymysql.connect(
+            host="127.0.0.1", port=self.port, user="root", database=database, connect_timeout=2
+        )
+
+    def shutdown(self) -> None:
+        admin = require_tool("mariadb-admin", "apt-get install mariadb-client")
+        subprocess.run(
+            [admin, "--protocol=tcp", "-h127.0.0.1", f"-P{self.port}", "-uroot", "shutdown"],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        self.process.wait(60)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(60)
+
+
+@pytest.fixture
+def database_server():
+    # Not pytest's tmp_path: the mysql user must be able to reach the folder.
+    server = PrivateMariaDB(Path(tempfile.mkdtemp(prefix="fe-outage-")))
+    try:
+        server.install()
+        server.start()
+        with server.connect() as conn, conn.cursor() as cursor:
+            cursor.execute("CREATE DATABASE api CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+        yield server
+    finally:
+        server.kill()
+        shutil.rmtree(server.root, ignore_errors=True)
+
+
+def timed(call) -> tuple[httpx.Response, float]:
+    started = time.monotonic()
+    response = call()
+    return response, time.monotonic() - started
+
+
+def assert_json_503(response: httpx.Response, elapsed: float) -> None:
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["detail"]
+    assert elapsed < ANSWER_WITHIN_SECONDS
+
+
+def test_the_api_survives_a_database_outage(database_server, tmp_path):
+    env = api_env(
+        DB_HOST="127.0.0.1",
+        DB_PORT=str(database_server.port),
+        DB_NAME="api",
+        DB_USER="root",
+        DB_PASSWORD="",
+    )
+    with running_api(env, tmp_path / "api.log") as api, api.client() as client:
+        headers = bearer(login(client, *ADMIN))
+        names = [f"kept-{i}-{uuid.uuid4().hex[:6]}" for i in range(20)]
+        for name in names:
+            created = client.post("/items", json={"name": name}, headers=headers)
+            assert created.status_code == 201, created.text
+        pid = api.process.pid
+
+        database_server.shutdown()
+
+        response, elapsed = timed(lambda: client.get("/readyz"))
+        assert response.status_code == 503
+        assert elapsed < ANSWER_WITHIN_SECONDS
+        assert client.get("/healthz").status_code == 200
+        for call in (
+            lambda: client.get("/items", headers=headers),
+            lambda: client.post("/items", json={"name": "lost"}, headers=headers),
+            lambda: client.get("/users/1", headers=headers),
+            lambda: client.post("/auth/token", json={"username": "admin", "password": "x"}),
+            lambda: client.get("/versions"),
+        ):
+            assert_json_503(*timed(call))
+        assert client.get("/healthz").status_code == 200
+
+        database_server.start()
+
+        # The same process recovers by itself.
+        wait_for(lambda: client.get("/readyz").status_code == 200, 30, "/readyz ready again")
+        assert api.process.poll() is None and api.process.pid == pid
+        listed = client.get("/items", params={"limit": 100}, headers=headers)
+        assert listed.status_code == 200, listed.text
+        assert {item["name"] for item in listed.json()["items"]} == set(names)
+        after = client.post(
+            "/items", json={"name": f"after-{uuid.uuid4().hex[:6]}"}, headers=headers
+        )
+        assert after.status_code == 201, after.text
+        assert client.get("/auth/me", headers=headers).status_code == 200
