@@ -1,0 +1,67 @@
+"""`helm lint --strict` and `helm template` for every ci/*-values.yaml, with Helm 4 and Helm 3."""
+
+import tarfile
+
+import pytest
+
+from tests.support import helm
+
+CI_VALUES = sorted((helm.CHART / "ci").glob("*-values.yaml"))
+
+
+def test_there_are_ci_values_files():
+    names = {p.name for p in CI_VALUES}
+    assert {"default-values.yaml", "external-db-values.yaml", "monitoring-values.yaml"} <= names
+
+
+@pytest.mark.parametrize("helm_name", helm.HELMS)
+@pytest.mark.parametrize("values", CI_VALUES, ids=lambda p: p.stem)
+def test_lint_strict(helm_name, values):
+    result = helm.run_helm(["lint", "--strict", str(helm.CHART), "-f", str(values)], helm_name)
+    assert result.returncode == 0, helm.subprocess_ok(result)
+    assert "[WARNING]" not in result.stdout and "[ERROR]" not in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize("helm_name", helm.HELMS)
+@pytest.mark.parametrize("values", CI_VALUES, ids=lambda p: p.stem)
+def test_template_renders(helm_name, values):
+    objects = helm.render(values_files=[values], helm=helm_name)
+    kinds = {o["kind"] for o in objects}
+    assert {"Deployment", "Service", "ConfigMap"} <= kinds
+    for obj in objects:
+        assert obj["metadata"]["name"], obj
+        assert obj["metadata"]["labels"]["app.kubernetes.io/instance"] == helm.RELEASE
+
+
+@pytest.mark.parametrize("helm_name", helm.HELMS)
+def test_both_helms_render_the_same_objects(helm_name):
+    """Helm 3 and Helm 4 agree (secrets aside: they are random on each fresh render)."""
+
+    def comparable(objects):
+        return [o for o in objects if o["kind"] != "Secret" and not _has_secret_checksum(o)]
+
+    assert comparable(helm.render(helm=helm_name)) == comparable(helm.render(helm="helm"))
+
+
+def _has_secret_checksum(obj):
+    annotations = obj.get("spec", {}).get("template", {}).get("metadata", {}).get("annotations")
+    return bool(annotations and "checksum/secret" in annotations)
+
+
+@pytest.mark.parametrize("helm_name", helm.HELMS)
+def test_package_contains_the_linked_monitoring_files(helm_name, tmp_path):
+    """files/dashboards and files/alerts.rules.yaml are symlinks to the top-level sources;
+    helm follows them in template, lint and package (the packaged chart holds real files)."""
+    result = helm.run_helm(["package", str(helm.CHART), "-d", str(tmp_path)], helm_name)
+    assert result.returncode == 0, helm.subprocess_ok(result)
+    (archive,) = tmp_path.glob("fastapi-example-*.tgz")
+    with tarfile.open(archive) as tar:
+        members = {m.name: m for m in tar.getmembers()}
+        dashboards = sorted(
+            p.name for p in (helm.CHART.parents[1] / "grafana-dashboards").iterdir()
+        )
+        for name in dashboards:
+            member = members[f"fastapi-example/files/dashboards/{name}"]
+            assert member.isfile()
+        rules = tar.extractfile(members["fastapi-example/files/alerts.rules.yaml"]).read()
+    assert rules == (helm.CHART.parents[1] / "prometheus" / "alerts.rules.yaml").read_bytes()
