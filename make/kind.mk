@@ -52,3 +52,7 @@ kind-logs: ## pod list, events and logs of the app's namespace (what CI prints o
 
 kind-down: ## delete the kind cluster
 	$(KIND) delete cluster --name $(KIND_CLUSTER)
+
+.PHONY: k8s-sync
+k8s-sync: ## copy grafana-dashboards/ and prometheus/alerts.rules.yaml into k8s/components/monitoring
+	$(BIN)/python tests/manifests/sync_monitoring.py
