@@ -4,6 +4,8 @@ import argparse
 import logging
 import sys
 
+from pydantic import ValidationError
+
 from fastapi_example.settings import Settings
 
 log = logging.getLogger("fastapi_example")
@@ -73,8 +75,12 @@ def main(argv: list[str] | None = None) -> None:
 
     try:
         settings = Settings()
-    except ValueError as error:  # pydantic's ValidationError is a ValueError
-        print(f"fastapi-example: invalid settings: {error}", file=sys.stderr)
+    except ValidationError as error:
+        # Only the messages: pydantic's own text repeats the input values, secrets included.
+        reasons = "; ".join(
+            f"{'.'.join(map(str, e['loc']))} {e['msg']}".strip() for e in error.errors()
+        )
+        print(f"fastapi-example: invalid settings: {reasons}", file=sys.stderr)
         sys.exit(2)
     configure_logging(settings.log_level, settings.log_format)
     try:
