@@ -59,6 +59,8 @@ class ApiProcess:
 
     def start(self, ready_timeout: float = 30) -> None:
         migrated = run_migrate(self.env)
+        with self.log_path.open("a") as log:  # migrate's output is part of what was logged
+            log.write(migrated.stdout + migrated.stderr)
         assert migrated.returncode == 0, migrated.stdout + migrated.stderr
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
