@@ -1,6 +1,5 @@
 """A real Prometheus (Debian's package) on loopback, with a temporary config and storage."""
 
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -8,11 +7,7 @@ from pathlib import Path
 import httpx
 import yaml
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.support.api_process import free_port
 
 
 def service_monitor_job(
@@ -57,11 +52,23 @@ def service_monitor_job(
 
 
 class Prometheus:
-    def __init__(self, binary: str, workdir: Path, scrape_configs: list[dict], storage: Path):
+    def __init__(
+        self,
+        binary: str,
+        workdir: Path,
+        scrape_configs: list[dict],
+        storage: Path,
+        rule_files: list[Path] = (),
+    ):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = workdir / "prometheus.yml"
-        config.write_text(yaml.safe_dump({"global": {}, "scrape_configs": scrape_configs}))
+        settings = {
+            "global": {"evaluation_interval": "1s"},
+            "rule_files": [str(f) for f in rule_files],
+            "scrape_configs": scrape_configs,
+        }
+        config.write_text(yaml.safe_dump(settings))
         self.log = (workdir / "prometheus.log").open("w")
         self.proc = subprocess.Popen(
             [

@@ -14,18 +14,20 @@ import httpx
 import pytest
 
 from tests.observability import grafana
-from tests.observability.apiproc import ADMIN, Api, api_env, migrate
 from tests.observability.evaluate import evaluate, resolve
 from tests.observability.promserver import Prometheus, service_monitor_job
+from tests.support.api_process import ADMIN, ApiProcess, api_env
+from tests.support.tools import REPO
 
 pytestmark = pytest.mark.slow
 
 NAMESPACE, SERVICE = "demo", "fastapi-example"
 PODS = ("fastapi-example-6d8f9c7b5-k2x4p", "fastapi-example-6d8f9c7b5-q9w7z")
 SCRAPE_S, STEP_S, ROUNDS = 1, 2, 3
+RULES = REPO / "prometheus" / "alerts.rules.yaml"
 
 
-def drive(api: Api, db, user_suffix: str) -> None:
+def drive(api: ApiProcess, db, user_suffix: str) -> None:
     """One pod's share of the traffic; asserts the statuses so the counts below are known."""
     with httpx.Client(base_url=api.url, timeout=30) as c:
         r = c.post("/auth/token", json={"username": ADMIN[0], "password": ADMIN[1]})
@@ -70,8 +72,8 @@ def scraped_total(prom: Prometheus, pod: str) -> float:
     return float(result[0]["value"][1]) if result else -1
 
 
-def exposed_total(api: Api) -> float:
-    text = httpx.get(f"http://{api.metrics}/metrics", timeout=10).text
+def exposed_total(api: ApiProcess) -> float:
+    text = httpx.get(f"{api.metrics_url}/metrics", timeout=10).text
     return sum(
         float(line.rsplit(" ", 1)[1])
         for line in text.splitlines()
@@ -83,18 +85,16 @@ def exposed_total(api: Api) -> float:
 def live(prometheus_bin, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("obs-live")
     db = tmp / "db.sqlite"
-    env = api_env(db)
-    migrate(env, tmp / "migrate.log")
     apis = {}
     prom = None
     try:
-        for pod in PODS:
-            apis[pod] = Api(env, tmp / f"{pod}.log")
-        job = service_monitor_job(
-            NAMESPACE, SERVICE, {pod: a.metrics for pod, a in apis.items()}, f"{SCRAPE_S}s"
-        )
+        for pod in PODS:  # two processes on one database: two pods of one Deployment
+            apis[pod] = ApiProcess(api_env(DATABASE_URL=f"sqlite:///{db}"), tmp / f"{pod}.log")
+            apis[pod].start()
+        targets = {pod: a.metrics_url.removeprefix("http://") for pod, a in apis.items()}
+        job = service_monitor_job(NAMESPACE, SERVICE, targets, f"{SCRAPE_S}s")
         (tmp / "tsdb").mkdir()
-        prom = Prometheus(prometheus_bin, tmp, [job], tmp / "tsdb")
+        prom = Prometheus(prometheus_bin, tmp, [job], tmp / "tsdb", [RULES])
         # A few scrapes of every target before the traffic, as in a running cluster.
         for _ in range(600):
             counts = prom.instant(f"count_over_time(up[{60 * SCRAPE_S}s])", time.time())
@@ -162,3 +162,18 @@ def test_the_traffic_shows_up_by_status_class_and_counter(live):
         "endpoint": "metrics",
         "container": "api",
     }
+
+
+def test_the_alerting_rules_evaluate_on_the_real_series(live):
+    """The rules file loaded into the same Prometheus: every rule evaluates without error, and
+    the real 5xx share of the traffic (about 8 %) puts the error-ratio alert in pending."""
+    prom, _start, _end = live
+    rules = [r for g in prom.api("rules")["groups"] for r in g["rules"]]
+    assert len(rules) == 8
+    assert all(r["health"] == "ok" for r in rules), [(r["name"], r.get("lastError")) for r in rules]
+    state = {r["name"]: r for r in rules}
+    assert state["FastAPIExampleAbsent"]["state"] == "inactive"
+    assert state["FastAPIExampleDown"]["state"] == "inactive"
+    (alert,) = state["FastAPIExampleHighErrorRatio"]["alerts"]
+    assert alert["state"] in ("pending", "firing")
+    assert alert["labels"]["namespace"] == NAMESPACE and alert["labels"]["job"] == SERVICE
