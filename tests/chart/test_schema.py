@@ -1,0 +1,69 @@
+"""values.schema.json (and the chart's own checks) reject wrong values, with Helm 4 and 3."""
+
+import pytest
+
+from tests.support import helm
+
+# case: (values, words the error must contain: Helm 4 and Helm 3 word schema errors
+# differently, both name the offending keys)
+BAD = {
+    "wrong type": ({"replicaCount": "two"}, ["replicaCount"]),
+    "unknown top-level key": ({"replicas": 2}, ["replicas"]),
+    "unknown nested key": ({"image": {"name": "x"}}, ["image", "name"]),
+    "port out of range": ({"service": {"port": 70000}}, ["service", "port"]),
+    "version without supported": ({"versions": [{"version": "1.0"}]}, ["versions", "supported"]),
+    "version as a number": (
+        {"versions": [{"version": 1.0, "supported": True}]},
+        ["versions", "version"],
+    ),
+    "log level": ({"config": {"logLevel": "LOUD"}}, ["logLevel"]),
+    "scrape interval": (
+        {"metrics": {"serviceMonitor": {"interval": "soon"}}},
+        ["serviceMonitor", "interval"],
+    ),
+    "external database without host or secret": (
+        {"mysql": {"enabled": False}},
+        ["externalDatabase", "host", "existingSecret"],
+    ),
+    "ingress enabled without hosts": (
+        {"ingress": {"enabled": True, "hosts": []}},
+        ["ingress", "hosts"],
+    ),
+    "PDB with both minAvailable and maxUnavailable": (
+        {"podDisruptionBudget": {"minAvailable": 1, "maxUnavailable": 1}},
+        ["podDisruptionBudget"],
+    ),
+    "autoscaling min above max": (
+        {"autoscaling": {"enabled": True, "minReplicas": 5, "maxReplicas": 2}},
+        ["minReplicas must not exceed"],
+    ),
+    "duplicate version": (
+        {"versions": [{"version": "1.0", "supported": True}] * 2},
+        ['"1.0" is listed twice'],
+    ),
+    "shutdown longer than the grace period": (
+        {"config": {"gracefulShutdownSeconds": 60}},
+        ["below terminationGracePeriodSeconds"],
+    ),
+}
+
+
+@pytest.mark.parametrize("helm_name", helm.HELMS)
+@pytest.mark.parametrize("case", BAD, ids=list(BAD))
+def test_bad_values_are_rejected(helm_name, case):
+    values, words = BAD[case]
+    with pytest.raises(helm.RenderError) as error:
+        helm.render(values=values, helm=helm_name)
+    assert all(word in str(error.value) for word in words), str(error.value)
+
+
+@pytest.mark.parametrize("helm_name", helm.HELMS)
+def test_good_combinations_are_accepted(helm_name):
+    ok = {
+        "mysql": {"enabled": False},
+        "externalDatabase": {"host": "db.example", "existingSecret": "db"},
+        "podDisruptionBudget": {"minAvailable": "50%", "maxUnavailable": ""},
+        "autoscaling": {"enabled": True, "minReplicas": 2, "maxReplicas": 2},
+        "image": {"tag": 2},
+    }
+    assert helm.render(values=ok, helm=helm_name)
