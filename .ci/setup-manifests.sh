@@ -10,5 +10,5 @@ if ! command -v promtool >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null
 fi
 # The kubernetes client (tests/e2e) is pinned in requirements-dev.txt.
-.venv/bin/pip install -q --disable-pip-version-check -r "$REPO/requirements-dev.txt" 2>/dev/null \
+"$REPO/.venv/bin/pip" install -q --disable-pip-version-check -r "$REPO/requirements-dev.txt" 2>/dev/null \
   || make -s -C "$REPO" venv >/dev/null
