@@ -30,6 +30,9 @@ Interface:
                                             #   chart's `lookup` does the same on a live cluster)
     chart.close()                           # removes its containers, files, database and user
 
+Building the image: build_image(tag="fastapi-example:dev") runs `make image-local` once per
+test session (offline podman recipe, make/image.mk) and returns the tag; image_size(tag) -> bytes.
+
 Options: PodmanChart(objects, image=None (use the rendered image), port_env={"http": "PORT",
 "metrics": "METRICS_PORT"}, env={...} extra overrides, database=None (create one)).
 """
@@ -49,10 +52,32 @@ import httpx
 
 from tests.support import mariadb
 from tests.support.api_process import free_port
-from tests.support.tools import require_tool
+from tests.support.tools import REPO, require_tool
 
 LABEL = "fastapi-example.test"
 RUN_TIMEOUT = 300  # seconds a run-to-completion container may take (migrate waits for the DB)
+
+
+_built: dict[str, str] = {}
+
+
+def build_image(tag: str = "fastapi-example:dev") -> str:
+    """Build the image from service/Dockerfile with this machine's offline recipe (once)."""
+    if tag not in _built:
+        require_tool("podman")
+        done = subprocess.run(
+            ["make", "-s", "-C", str(REPO), "image-local", f"IMAGE={tag}"],
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        assert done.returncode == 0, f"make image-local failed:\n{done.stdout}\n{done.stderr}"
+        _built[tag] = tag
+    return _built[tag]
+
+
+def image_size(tag: str) -> int:
+    return int(podman("image", "inspect", "--format", "{{.Size}}", tag).stdout.strip())
 
 
 @dataclass
