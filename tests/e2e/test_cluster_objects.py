@@ -12,5 +12,8 @@ def test_monitoring_objects_exist_when_their_crds_do(target: Target):
         pytest.fail("kube-prometheus-stack is not installed: run make kind-up MONITORING=1")
     assert target.cluster_objects("ServiceMonitor")
     assert target.cluster_objects("PrometheusRule")
-    dashboards = target.cluster_objects("ConfigMap", label="grafana_dashboard=1")
+    # The release's own dashboards (kube-prometheus-stack ships others with the same label).
+    dashboards = target.cluster_objects(
+        "ConfigMap", label="grafana_dashboard=1,app.kubernetes.io/name=fastapi-example"
+    )
     assert len(dashboards) >= 1
