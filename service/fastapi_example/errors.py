@@ -3,9 +3,12 @@
 import logging
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +56,26 @@ async def _on_pool_timeout(_request: Request, _exc: PoolTimeoutError) -> JSONRes
     return database_unavailable()
 
 
+async def _on_http_error(request: Request, exc: HTTPException) -> Response:
+    # FastAPI answers a body that is not UTF-8 with an undocumented 400: it is bad input, a 422.
+    if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+        error = {
+            "type": "json_invalid",
+            "loc": ("body", 0),
+            "msg": "Body is not UTF-8",
+            "input": {},
+        }
+        return await request_validation_exception_handler(request, RequestValidationError([error]))
+    return await http_exception_handler(request, exc)
+
+
 async def _on_unhandled(_request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled error", exc_info=exc)
     return JSONResponse({"detail": "Internal server error"}, status_code=500)
 
 
 def add_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(HTTPException, _on_http_error)
     app.add_exception_handler(DBAPIError, _on_db_error)
     app.add_exception_handler(PoolTimeoutError, _on_pool_timeout)
     app.add_exception_handler(Exception, _on_unhandled)
