@@ -414,9 +414,11 @@ class PodmanChart:
         podman("run", "-d", *args)
         return Instance(cname, spec, pod, ports, args, (kind, name))
 
-    def stop(self, instance: Instance, pre_stop: bool = True) -> int:
+    def stop(self, instance: Instance, pre_stop: bool = True) -> int | None:
         """Stop as the kubelet does: preStop (sleep), SIGTERM, SIGKILL when
         terminationGracePeriodSeconds is used up. Returns the container's exit code."""
+        if podman("container", "exists", instance.name, check=False).returncode != 0:
+            return None  # already replaced (restart) or removed
         grace = instance.pod.get("terminationGracePeriodSeconds", 30)
         started = time.monotonic()
         sleep = ((instance.container.get("lifecycle") or {}).get("preStop") or {}).get("sleep")
