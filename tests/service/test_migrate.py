@@ -10,11 +10,11 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
-from fastapi_example import models  # noqa: F401 - registers the tables
-from fastapi_example.settings import PACKAGE_DIR
 from sqlalchemy import create_engine, inspect, text
 from sqlmodel import SQLModel
 
+from fastapi_example import models  # noqa: F401 - registers the tables
+from fastapi_example.settings import PACKAGE_DIR
 from tests.support import mariadb
 from tests.support.api_process import COMMAND, api_env, free_port, run_migrate
 from tests.support.tools import REPO
