@@ -167,19 +167,19 @@ class LocalTarget(Target):
         self.pods.append(self._start_pod())
 
     def restart_database(self) -> None:
+        # The stand-in for deleting the MySQL pod: stop the MariaDB server, start it again.
         admin = require_tool("mariadb-admin", "apt-get install mariadb-client")
+        daemon = require_tool("start-stop-daemon", "Debian's dpkg")
+        server = ["--exec", "/usr/sbin/mariadbd"]
         subprocess.run([admin, "-uroot", "shutdown"], check=True, timeout=120)
+
+        def stopped() -> bool:
+            status = subprocess.run([daemon, "--status", *server], timeout=30)
+            return status.returncode != 0
+
+        wait_until(stopped, "the MariaDB server to exit", timeout=120)
         subprocess.run(
-            [
-                "start-stop-daemon",
-                "--start",
-                "--oknodo",
-                "--background",
-                "--exec",
-                "/usr/sbin/mariadbd",
-            ],
-            check=True,
-            timeout=60,
+            [daemon, "--start", "--oknodo", "--background", *server], check=True, timeout=60
         )
         wait_until(mariadb.available, "MariaDB to answer again", timeout=120)
 
