@@ -17,7 +17,7 @@ import pymysql
 import pytest
 
 from tests.support.api_process import ADMIN, api_env, bearer, free_port, login, running_api
-from tests.support.tools import require_tool
+from tests.support.tools import require_tool, which
 
 pytestmark = [pytest.mark.mariadb, pytest.mark.slow]
 ANSWER_WITHIN_SECONDS = 10  # a liveness bound (no hang), not a performance claim
@@ -51,7 +51,9 @@ class PrivateMariaDB:
         )
 
     def start(self) -> None:
-        mariadbd = require_tool("mariadbd", "apt-get install mariadb-server")
+        # /usr/sbin is not on every PATH.
+        mariadbd = which("mariadbd") or shutil.which("mariadbd", path="/usr/sbin")
+        mariadbd = mariadbd or require_tool("mariadbd", "apt-get install mariadb-server")
         user = ["--user=mysql"] if self.as_root else []
         self.process = subprocess.Popen(
             [
