@@ -188,3 +188,12 @@ def test_prometheusrule_groups_pass_promtool(tmp_path: Path):
     rules.write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}))
     done = subprocess.run([promtool, "check", "rules", str(rules)], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_crd_objects_have_the_fields_their_operators_require():
+    # The same field checks the chart's CRD objects pass (tests/chart/test_validate.py).
+    from tests.chart.test_validate import check_prometheus_rule, check_service_monitor
+
+    docs = objects(kustomize("overlays/prod"))
+    check_service_monitor(one(docs, "ServiceMonitor"))
+    check_prometheus_rule(one(docs, "PrometheusRule"))
