@@ -75,6 +75,37 @@ def test_concurrent_logins_keep_max_sessions(api):
     assert sorted(statuses) == [200] * max_sessions + [401] * (10 - max_sessions)
 
 
+def test_concurrent_creates_of_one_username_give_one_201(api):
+    with api.client() as client:
+        headers = bearer(login(client, *ADMIN))
+    username = f"twin{uuid.uuid4().hex[:8]}"
+
+    def create(_):
+        with api.client() as client:
+            body = {"username": username, "password": "pw-" + uuid.uuid4().hex}
+            return client.post("/users", json=body, headers=headers).status_code
+
+    assert sorted(all_at_once(10, create)) == [201] + [409] * 9
+
+
+def test_concurrent_refreshes_of_one_token_give_one_pair_and_end_the_session(api):
+    with api.client() as client:
+        tokens = login(client, *ADMIN)
+
+    def refresh(_):
+        with api.client() as client:
+            body = {"refresh_token": tokens["refresh_token"]}
+            return client.post("/auth/refresh", json=body)
+
+    responses = all_at_once(10, refresh)
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses == [200] + [401] * 9
+    # The others presented an already-rotated token: reuse, so the session is gone.
+    (winner,) = [r.json() for r in responses if r.status_code == 200]
+    with api.client() as client:
+        assert client.get("/auth/me", headers=bearer(winner)).status_code == 401
+
+
 def count(database: str, query: str) -> int:
     with mariadb.connect(database) as conn, conn.cursor() as cursor:
         cursor.execute(query)
