@@ -145,3 +145,13 @@ def test_no_request_line_carries_a_body_or_query(api):
         client.get("/items", params={"name": secret}, headers={"X-Request-ID": "q-1"})
     assert access_lines(api, "q-1")
     assert secret not in api.log_text()
+
+
+def test_lines_logged_inside_a_request_carry_its_id(api):
+    with api.client() as client:
+        body = {"username": "someone-else", "password": "not-the-password"}
+        response = client.post("/auth/token", json=body, headers={"X-Request-ID": "inner-1"})
+    assert response.status_code == 401
+    assert access_lines(api, "inner-1")
+    messages = [e["message"] for e in api.log_entries() if e.get("request_id") == "inner-1"]
+    assert "login failed" in messages
