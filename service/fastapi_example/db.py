@@ -14,7 +14,6 @@ from starlette.concurrency import run_in_threadpool
 
 from fastapi_example.settings import Settings
 
-
 POOL_TIMEOUT_SECONDS = 5
 
 
