@@ -4,6 +4,7 @@ import tarfile
 
 import pytest
 
+from tests.chart.fake_apiserver import FakeApiServer
 from tests.support import helm
 
 CI_VALUES = sorted((helm.CHART / "ci").glob("*-values.yaml"))
@@ -60,3 +61,25 @@ def test_package_contains_the_linked_monitoring_files(helm_name, tmp_path):
             assert member.isfile()
         rules = tar.extractfile(members["fastapi-example/files/alerts.rules.yaml"]).read()
     assert rules == (helm.CHART.parents[1] / "prometheus" / "alerts.rules.yaml").read_bytes()
+
+
+@pytest.mark.parametrize("helm_name", helm.HELMS)
+def test_notes_tell_how_to_reach_the_api_get_the_password_and_run_the_job(helm_name, tmp_path):
+    # Helm 3 asks the cluster's version even on a client dry run: the stand-in API server.
+    with FakeApiServer([], tmp_path) as server:
+        args = [
+            "install",
+            helm.RELEASE,
+            str(helm.CHART),
+            "--dry-run=client",
+            "-n",
+            "demo",
+            "--disable-openapi-validation",
+        ]
+        result = helm.run_helm([*args, "--kubeconfig", str(server.kubeconfig)], helm_name)
+    assert result.returncode == 0, helm.subprocess_ok(result)
+    notes = result.stdout.split("NOTES:", 1)[1]
+    assert "http://fastapi-example.localhost/docs" in notes
+    assert "port-forward svc/fastapi-example 8080:8080" in notes
+    assert "get secret fastapi-example -o jsonpath='{.data.admin-password}'" in notes
+    assert "create job --from=cronjob/fastapi-example-token-cleanup" in notes
