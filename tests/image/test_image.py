@@ -20,6 +20,7 @@ def test_image_configuration(image):
     env = dict(item.split("=", 1) for item in cfg["Env"])
     assert env["HOST"] == "0.0.0.0"  # noqa: S104 (the image listens on the pod's IP)
     assert env["PYTHONDONTWRITEBYTECODE"] == "1"
+    assert env["HOME"] == "/tmp"
     assert env["PATH"].startswith("/opt/venv/bin:")
     assert {"8080/tcp", "8000/tcp"} <= set(cfg.get("ExposedPorts", {}))
 
