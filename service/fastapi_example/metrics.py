@@ -4,6 +4,10 @@ Each app gets its own registry (tests build many apps); the listener on METRICS_
 started in the lifespan, never at import.
 """
 
+import threading
+from socketserver import ThreadingMixIn
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
 from prometheus_client import (
     GC_COLLECTOR,
     PLATFORM_COLLECTOR,
@@ -11,7 +15,7 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     disable_created_metrics,
-    start_http_server,
+    make_wsgi_app,
 )
 from prometheus_fastapi_instrumentator import Instrumentator
 
@@ -76,11 +80,40 @@ class Metrics:
         )
 
     def start_server(self, host: str, port: int) -> None:
-        if port:
-            self._server, _thread = start_http_server(port, host, registry=self.registry)
+        if not port:
+            return
+        self._server = make_server(
+            host,
+            port,
+            _only_metrics_path(make_wsgi_app(self.registry)),
+            _ThreadingServer,
+            handler_class=_QuietHandler,
+        )
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def stop_server(self) -> None:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+
+class _ThreadingServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, *args) -> None:  # scrapes are not worth a log line each
+        pass
+
+
+def _only_metrics_path(metrics_app):
+    """prometheus_client answers every path; this listener serves /metrics and nothing else."""
+
+    def app(environ, start_response):
+        if environ.get("PATH_INFO") == "/metrics":
+            return metrics_app(environ, start_response)
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        return [b"Not Found\n"]
+
+    return app

@@ -94,6 +94,12 @@ def test_the_api_port_has_no_metrics(api):
     assert "fastapi_example_logins" not in response.text
 
 
+def test_the_metrics_port_serves_only_metrics(api):
+    assert httpx.get(f"{api.metrics_url}/metrics", timeout=5).status_code == 200
+    for path in ("/", "/items", "/metrics/x", "/docs"):
+        assert httpx.get(f"{api.metrics_url}{path}", timeout=5).status_code == 404, path
+
+
 def test_login_counters_move_by_outcome(api):
     before = {
         o: counter(api, "fastapi_example_logins_total", outcome=o)
