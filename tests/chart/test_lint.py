@@ -83,3 +83,11 @@ def test_notes_tell_how_to_reach_the_api_get_the_password_and_run_the_job(helm_n
     assert "port-forward svc/fastapi-example 8080:8080" in notes
     assert "get secret fastapi-example -o jsonpath='{.data.admin-password}'" in notes
     assert "create job --from=cronjob/fastapi-example-token-cleanup" in notes
+
+
+@pytest.mark.parametrize("helm_name", helm.HELMS)
+def test_kube_version_floor(helm_name):
+    """The chart renders for the oldest Kubernetes it claims, and refuses an older one."""
+    assert helm.render(helm=helm_name, kube_version="1.30.0")
+    with pytest.raises(helm.RenderError, match=r"kubeVersion|incompatible"):
+        helm.render(helm=helm_name, kube_version="1.29.9")

@@ -128,6 +128,18 @@ def test_cronjob_command_deletes_expired_sessions(chart, api):
     assert httpx.get(f"{api.url}/auth/me", headers=bearer(live), timeout=5).status_code == 200
 
 
+def test_the_helm_test_pod_logs_in_through_the_api(chart, api):
+    """The chart's `helm test` pod, run as rendered; only the Service's DNS name is replaced
+    by this instance's address (no cluster DNS here)."""
+    test = helm.find(chart.objects, "Pod")
+    assert test["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    done = chart.run_job("Pod", env={"API_URL": api.url})
+    assert done.returncode == 0, done.logs
+    assert "logged in as admin" in done.logs
+    wrong = chart.run_job("Pod", env={"API_URL": api.url, "ADMIN_PASSWORD": "not-it"})
+    assert wrong.returncode != 0
+
+
 def test_upgrade_with_changed_versions_changes_the_426_answers(chart, api, image):
     """helm upgrade with a new `versions` list: the rollout (migrate, then new pods) applies it.
     Runs last in this module: it replaces the running instance."""

@@ -25,6 +25,7 @@ Interface:
                                             #   rest of terminationGracePeriodSeconds
     chart.restart(api)                      # stop, then start again on the same ports
     done = chart.run_job()                  # the CronJob's pod, to completion -> Completed
+    done = chart.run_job("Pod", env={...})  # e.g. the `helm test` pod, with overrides
     chart.rerender(new_objects)             # `helm upgrade`: new settings/versions/image for the
                                             #   next start; Secrets keep their first data (the
                                             #   chart's `lookup` does the same on a live cluster)
@@ -342,7 +343,14 @@ class PodmanChart:
             flags += ["--security-opt", "seccomp=unconfined"]
         return flags
 
-    def _run_args(self, pod: dict, container: dict, name: str, ports: dict[str, int]) -> list[str]:
+    def _run_args(
+        self,
+        pod: dict,
+        container: dict,
+        name: str,
+        ports: dict[str, int],
+        extra: dict | None = None,
+    ) -> list[str]:
         env = self.resolve_env(container)
         env |= {
             "HOST": "127.0.0.1",  # host network: stay on loopback
@@ -352,7 +360,7 @@ class PodmanChart:
             "DB_USER": self.database.user,
         }
         env |= {self.port_env[p]: str(n) for p, n in ports.items() if p in self.port_env}
-        env |= self.extra_env
+        env |= self.extra_env | (extra or {})
         env_file = self.tmp / f"{name}.env"
         env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
         os.chmod(env_file, 0o600)
@@ -372,9 +380,9 @@ class PodmanChart:
         self._count += 1
         return f"fe-{self.session}-{container['name']}-{self._count}"
 
-    def _run_to_completion(self, pod: dict, container: dict) -> Completed:
+    def _run_to_completion(self, pod: dict, container: dict, env: dict | None = None) -> Completed:
         name = self._name(container)
-        args = self._run_args(pod, container, name, {})
+        args = self._run_args(pod, container, name, {}, env)
         try:
             result = podman("run", *args, timeout=RUN_TIMEOUT, check=False)
         finally:
@@ -392,10 +400,12 @@ class PodmanChart:
                 break
         return done
 
-    def run_job(self, kind: str = "CronJob", name: str | None = None) -> Completed:
+    def run_job(
+        self, kind: str = "CronJob", name: str | None = None, env: dict | None = None
+    ) -> Completed:
         """The first container of a CronJob's (or Job's, Pod's) pod, to completion."""
         pod = _pod_spec(self.workload(kind, name))
-        return self._run_to_completion(pod, pod["containers"][0])
+        return self._run_to_completion(pod, pod["containers"][0], env)
 
     def start(
         self,
