@@ -35,7 +35,8 @@ Building the image: build_image(tag="fastapi-example:dev") runs `make image-loca
 test session (offline podman recipe, make/image.mk) and returns the tag; image_size(tag) -> bytes.
 
 Options: PodmanChart(objects, image=None (use the rendered image), port_env={"http": "PORT",
-"metrics": "METRICS_PORT"}, env={...} extra overrides, database=None (create one)).
+"metrics": "METRICS_PORT"}, env={...} extra overrides, database=None (create one),
+secrets={name: {key: value}} for Secrets made outside the chart (existingSecret)).
 """
 
 import base64
@@ -190,6 +191,7 @@ class PodmanChart:
         port_env: dict[str, str] | None = None,
         env: dict[str, str] | None = None,
         database: Database | None = None,
+        secrets: dict[str, dict[str, str]] | None = None,
     ):
         require_tool("podman")
         self.session = uuid.uuid4().hex[:8]
@@ -201,6 +203,8 @@ class PodmanChart:
         self.objects: list[dict] = []
         self._secrets: dict[str, dict] = {}
         self.rerender(objects)
+        for name, data in (secrets or {}).items():
+            self.add_secret(name, data)
         self._own_database = database is None
         self.database = database or self._create_database()
         self._count = 0
