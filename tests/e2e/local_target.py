@@ -99,8 +99,12 @@ class LocalTarget(Target):
         self.kubelet = Kubelet(self.proxy)
         self.kubelet.start()
         self.pods: list[Instance] = []
-        for _ in range(self.api_replicas()):
-            self.pods.append(self._start_pod())
+        try:
+            for _ in range(self.api_replicas()):
+                self.pods.append(self._start_pod())
+        except BaseException:
+            self.close()  # no containers, database or threads left behind
+            raise
 
     # -- pods ------------------------------------------------------------------------------
     def _start_pod(self) -> Instance:
