@@ -95,7 +95,7 @@ class LocalTarget(Target):
         self.base_url, self.headers = self.proxy.url, {}
         self.overrides: dict = {}
         self.objects = render()
-        self.chart = PodmanChart(self.objects, image=IMAGE, env={"API_URL": self.proxy.url})
+        self.chart = PodmanChart(self.objects, image=IMAGE)
         self.kubelet = Kubelet(self.proxy)
         self.kubelet.start()
         self.pods: list[Instance] = []
@@ -157,7 +157,10 @@ class LocalTarget(Target):
         ]
         assert tests, "the chart has no test pods"
         for pod in tests:
-            done = self.chart.run_job("Pod", pod["metadata"]["name"])
+            # Cluster DNS would resolve the Service name in API_URL; the proxy is the Service.
+            done = self.chart.run_job(
+                "Pod", pod["metadata"]["name"], env={"API_URL": self.proxy.url}
+            )
             assert done.returncode == 0, f"helm test pod {done.name} failed:\n{done.logs}"
 
     def run_cleanup_job(self) -> str:
