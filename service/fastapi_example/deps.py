@@ -13,7 +13,9 @@ from fastapi_example.security import token_digest
 from fastapi_example.settings import Settings
 
 
-def get_settings(request: Request) -> Settings:
+# Dependencies that do no I/O are `async def`: FastAPI runs plain `def` ones in the threadpool,
+# and each such hop costs more than the work itself.
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
@@ -51,11 +53,11 @@ def get_auth(
 AuthDep = Annotated[Auth, Depends(get_auth)]
 
 
-def get_current_user(auth: AuthDep) -> User:
+async def get_current_user(auth: AuthDep) -> User:
     return auth.user
 
 
-def get_admin_user(auth: AuthDep) -> User:
+async def get_admin_user(auth: AuthDep) -> User:
     if not auth.user.is_admin:
         raise HTTPException(status_code=403, detail="Admin rights required")
     return auth.user

@@ -13,11 +13,7 @@ MAX_PAGE = 2_147_483_647
 
 
 class Paging:
-    def __init__(
-        self,
-        page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
-        limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    ) -> None:
+    def __init__(self, page: int, limit: int) -> None:
         self.page, self.limit = page, limit
 
     def fetch(self, db: Session, query: SelectOfScalar, order_by) -> tuple[int, list]:
@@ -29,7 +25,15 @@ class Paging:
         return total, list(rows)
 
 
-PagingDep = Annotated[Paging, Depends()]
+async def paging(
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> Paging:
+    """`async`: a class used as a dependency would be built in the threadpool."""
+    return Paging(page, limit)
+
+
+PagingDep = Annotated[Paging, Depends(paging)]
 Filter = Annotated[Text | None, Query(min_length=1, max_length=100)]
 
 
