@@ -1,5 +1,6 @@
 """The engine and the per-request session."""
 
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated
 from weakref import WeakKeyDictionary
@@ -8,6 +9,7 @@ import anyio
 from anyio.lowlevel import RunVar
 from fastapi import Depends, Request
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
@@ -15,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from fastapi_example.settings import Settings
 
 POOL_TIMEOUT_SECONDS = 5
+PING_AFTER_IDLE_SECONDS = 1.0
 
 
 def make_engine(settings: Settings) -> Engine:
@@ -23,10 +26,12 @@ def make_engine(settings: Settings) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
         _serialize_sqlite_writes(engine)
         return engine
-    return create_engine(
+    engine = create_engine(
         url,
-        pool_pre_ping=True,
         pool_recycle=1800,  # below MySQL's default wait_timeout (8 h) and most proxies' idle cut
+        # Sessions and connections always end their transaction (rollback or commit) before
+        # they return a connection; the pool's own reset would be a second ROLLBACK round trip.
+        pool_reset_on_return=None,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=POOL_TIMEOUT_SECONDS,
@@ -36,6 +41,32 @@ def make_engine(settings: Settings) -> Engine:
             "write_timeout": 30,
         },
     )
+    _ping_idle_connections(engine)
+    return engine
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """pool_pre_ping, but only for connections idle longer than PING_AFTER_IDLE_SECONDS.
+
+    A connection handed back a moment ago is alive; pinging it cost a round trip per request.
+    One that sat idle may have been cut (server restart, wait_timeout, a proxy): it is pinged,
+    and a dead one is replaced before the request sees it. A server lost under load fails the
+    requests in flight (503) and the pool is invalidated, so the next ones reconnect.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection, record):
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection, record, _proxy):
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            raise DisconnectionError("idle connection lost") from error
 
 
 def _serialize_sqlite_writes(engine: Engine) -> None:
