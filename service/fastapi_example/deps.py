@@ -4,6 +4,7 @@ from typing import Annotated, NamedTuple
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import bindparam
 from sqlmodel import select
 
 from fastapi_example.db import SessionDep
@@ -32,6 +33,14 @@ class Auth(NamedTuple):
     session: Token
 
 
+# Built once: constructing the statement on every request cost more than running it.
+_SESSION_BY_ACCESS_TOKEN = (
+    select(Token, User)
+    .join(User, User.id == Token.user_id)
+    .where(Token.access_token_hash == bindparam("digest"))
+)
+
+
 def get_auth(
     request: Request,
     db: SessionDep,
@@ -40,9 +49,7 @@ def get_auth(
     if credentials is None:
         raise unauthorized("Not authenticated")
     row = db.exec(
-        select(Token, User)
-        .join(User, User.id == Token.user_id)
-        .where(Token.access_token_hash == token_digest(credentials.credentials))
+        _SESSION_BY_ACCESS_TOKEN, params={"digest": token_digest(credentials.credentials)}
     ).first()
     if row is None or row[0].access_expires_at <= utcnow() or not row[1].activated:
         raise unauthorized("Invalid or expired token")
