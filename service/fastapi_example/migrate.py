@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
+from fastapi_example.counts import recount
 from fastapi_example.login import set_password
 from fastapi_example.models import ADMIN_ROLE_ID, USER_ROLE_ID, Role, User, Version
 from fastapi_example.settings import PACKAGE_DIR, Settings
@@ -97,4 +98,5 @@ def migrate(engine: Engine, settings: Settings) -> None:
         upgrade_schema(connection)
         with Session(bind=connection) as session:
             seed(session, settings)
+            recount(session)
     log.info("database migrated and seeded")

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from annotated_types import Ge, Le
 from pydantic import AfterValidator, StringConstraints
-from sqlalchemy import Column, ForeignKey, Integer
+from sqlalchemy import BigInteger, Column, ForeignKey, Integer
 from sqlmodel import Field, SQLModel
 
 # Binary collation: "ADMIN" and "àdmin" are not "admin" on MySQL either. It still pads with
@@ -140,6 +140,19 @@ class Item(ItemBase, table=True):
     user_id: int = Field(foreign_key="users.id", index=True)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class RowCount(SQLModel, table=True):
+    """A table's row count, changed in the same transaction as its rows (items only).
+
+    InnoDB counts rows by reading them all, so an unfiltered list would cost O(n) per page.
+    `migrate` recounts, which also covers rows loaded from outside the API.
+    """
+
+    __tablename__ = "row_counts"
+    __table_args__ = TABLE_ARGS
+    table_name: str = Field(max_length=64, primary_key=True)
+    total: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
 class ItemCreate(SQLModel):

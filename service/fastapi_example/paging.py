@@ -16,9 +16,12 @@ class Paging:
     def __init__(self, page: int, limit: int) -> None:
         self.page, self.limit = page, limit
 
-    def fetch(self, db: Session, query: SelectOfScalar, order_by) -> tuple[int, list]:
-        """(total matching rows, this page's rows ordered by order_by)."""
-        total = db.exec(select(func.count()).select_from(query.subquery())).one()
+    def fetch(
+        self, db: Session, query: SelectOfScalar, order_by, total: int | None = None
+    ) -> tuple[int, list]:
+        """(total matching rows, counted unless given; this page's rows ordered by order_by)."""
+        if total is None:
+            total = db.exec(select(func.count()).select_from(query.subquery())).one()
         rows = db.exec(
             query.order_by(order_by).offset((self.page - 1) * self.limit).limit(self.limit)
         ).all()

@@ -24,6 +24,7 @@ TABLES = {
     "items",
     "login_failures",
     "roles",
+    "row_counts",
     "rotated_refresh_tokens",
     "tokens",
     "users",

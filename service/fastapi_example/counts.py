@@ -1,0 +1,36 @@
+"""Row counts kept on write (models.RowCount): an unfiltered list's total without COUNT(*)."""
+
+from sqlalchemy import bindparam, func, update
+from sqlmodel import Session, SQLModel, select
+
+from fastapi_example.models import Item, RowCount
+
+COUNTED: dict[str, type[SQLModel]] = {"items": Item}
+_TOTAL = select(RowCount.total).where(RowCount.table_name == bindparam("table"))
+
+
+def add_rows(db: Session, table: str, delta: int) -> None:
+    """In the transaction that inserts or deletes the rows; the caller commits."""
+    db.exec(
+        update(RowCount).where(RowCount.table_name == table).values(total=RowCount.total + delta)
+    )
+
+
+def total_rows(db: Session, table: str) -> int:
+    return db.exec(_TOTAL, params={"table": table}).one()
+
+
+def recount(db: Session) -> None:
+    """Set every count from the table itself, exactly, while the API writes.
+
+    The count's row is locked before the table is counted, so the snapshot the count reads
+    already holds every writer that added to the row; writers still waiting for the lock add
+    their rows after this commit.
+    """
+    for table, model in COUNTED.items():
+        db.commit()  # a new transaction: its snapshot starts after the lock below
+        row = db.exec(select(RowCount).where(RowCount.table_name == table).with_for_update())
+        counter = row.first() or RowCount(table_name=table, total=0)
+        counter.total = db.exec(select(func.count()).select_from(model)).one()
+        db.add(counter)
+        db.commit()
