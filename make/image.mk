@@ -2,7 +2,10 @@
 # `make image-local` (or IMAGE_LOCAL=1 make image) is the offline recipe for machines
 # without a registry: a debootstrap stand-in base and a wheelhouse downloaded on the host.
 IMAGE ?= fastapi-example:dev
-CONTAINER_ENGINE ?= $(shell command -v docker 2>/dev/null || command -v podman 2>/dev/null)
+# docker when its daemon answers (a docker CLI alone is not enough), else podman.
+ifndef CONTAINER_ENGINE
+CONTAINER_ENGINE := $(shell docker info >/dev/null 2>&1 && echo docker || command -v podman 2>/dev/null || echo docker)
+endif
 LOCAL_BASE_IMAGE ?= localhost/pybase:bookworm
 WHEELHOUSE := build/wheelhouse
 # Build backend of service/pyproject.toml, needed in the wheelhouse for the offline build.
