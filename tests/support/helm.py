@@ -5,7 +5,6 @@ Interface (shared by tests/chart, tests/image, tests/observability, tests/manife
     HELMS                       ("helm", "helm3"): parametrize over both
     CHART                       Path of charts/fastapi-example
     helm_bin(helm="helm")       path of the binary, or fail in CI / skip elsewhere
-    venv_tool(name)             path of a pip-installed tool (checkov, hadolint), same rule
     run_helm(args, helm=...)    CompletedProcess of `helm <args>` (check=False; text)
     render_text(values=..., set_values=..., values_files=..., helm=..., release=..., namespace=...,
                 kube_version=..., extra_args=...) -> str    `helm template` output (fails on error)
@@ -22,7 +21,6 @@ Interface (shared by tests/chart, tests/image, tests/observability, tests/manife
 import base64
 import json
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -39,15 +37,6 @@ NAMESPACE = "fastapi-example"
 
 def helm_bin(helm: str = "helm") -> str:
     return require_tool(helm, "run `make tools` (Helm 4 as helm, Helm 3 as helm3)")
-
-
-def venv_tool(name: str) -> str:
-    """A tool pip installed beside this Python (checkov, hadolint, kubernetes-validate), else
-    from PATH; fails in CI / skips elsewhere when missing."""
-    beside = Path(sys.executable).parent / name
-    if beside.is_file():
-        return str(beside)
-    return require_tool(name, "make venv (pinned in requirements-dev.txt)")
 
 
 def run_helm(args: Iterable[str], helm: str = "helm", timeout: int = 120):

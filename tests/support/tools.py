@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,9 +21,11 @@ def missing(reason: str) -> None:
 
 
 def which(name: str) -> str | None:
-    local = TOOLS_BIN / name
-    if local.is_file() and os.access(local, os.X_OK):
-        return str(local)
+    """.tools/bin first, then the running virtualenv's bin (not activated by `make test`), PATH."""
+    for folder in (TOOLS_BIN, Path(sys.executable).parent):
+        candidate = folder / name
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
     return shutil.which(name)
 
 
