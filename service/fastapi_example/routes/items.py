@@ -5,7 +5,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from fastapi_example.counts import add_rows, total_rows
-from fastapi_example.db import SessionDep
+from fastapi_example.db import SessionDep, in_thread
 from fastapi_example.deps import CurrentUser
 from fastapi_example.models import (
     MAX_ID,
@@ -17,7 +17,7 @@ from fastapi_example.models import (
     User,
     utcnow,
 )
-from fastapi_example.paging import Filter, PagingDep, contains
+from fastapi_example.paging import Filter, Paging, PagingDep, contains
 
 router = APIRouter(prefix="/items", tags=["items"])
 ItemId = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -52,7 +52,7 @@ def create_item(body: ItemCreate, user: CurrentUser, db: SessionDep):
 
 
 @router.get("", response_model=ItemsPage)
-def list_items(
+async def list_items(
     _user: CurrentUser,
     db: SessionDep,
     paging: PagingDep,
@@ -60,6 +60,10 @@ def list_items(
     description: Filter = None,
 ):
     """Every item, filtered by name and description substrings (case-insensitive)."""
+    return await in_thread(db, _list_items, db, paging, name, description)
+
+
+def _list_items(db: Session, paging: Paging, name: str | None, description: str | None):
     query = select(Item)
     if name is not None:
         query = query.where(contains(Item.name, name))
@@ -86,8 +90,8 @@ def _owned_item(db: Session, user: User, item_id: int) -> Item:
 
 
 @router.get("/{item_id}", response_model=ItemPublic)
-def read_item(item_id: ItemId, _user: CurrentUser, db: SessionDep):
-    return _get_item(db, item_id)
+async def read_item(item_id: ItemId, _user: CurrentUser, db: SessionDep):
+    return await in_thread(db, _get_item, db, item_id)
 
 
 @router.patch("/{item_id}", response_model=ItemPublic)
