@@ -1,0 +1,133 @@
+"""Processes the benchmark drives: the API, the baseline, wrk, and what /proc says of them."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def wait_ready(url: str, timeout: float = 30) -> float:
+    """Seconds until `url` answers 200 (polled every 5 ms)."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - http only
+                if response.status == 200:
+                    return time.monotonic() - started
+        except OSError:
+            pass
+        time.sleep(0.005)
+    raise RuntimeError(f"{url} not ready after {timeout} s")
+
+
+class Server:
+    """A server process with its stdout in a log file; stopped with SIGTERM."""
+
+    def __init__(self, args: list[str], env: dict, port: int, log: Path, ready_path: str):
+        self.port, self.log = port, log
+        started = time.monotonic()
+        self.process = subprocess.Popen(
+            args, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT, cwd=HERE
+        )
+        wait_ready(f"http://127.0.0.1:{port}{ready_path}")
+        self.ready_s = time.monotonic() - started
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICK
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+        return 0.0
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def api(env: dict, port: int, log: Path) -> Server:
+    """The API as the image runs it: `fastapi-example serve` (migrate has run before)."""
+    return Server(["fastapi-example", "serve"], dict(env, PORT=str(port)), port, log, "/readyz")
+
+
+def baseline(env: dict, port: int, log: Path) -> Server:
+    args = ["uvicorn", "--app-dir", str(HERE), "baseline:app", "--port", str(port)]
+    args += ["--no-access-log", "--log-level", "warning", "--no-server-header"]
+    return Server(args, env, port, log, "/ceiling")
+
+
+def wrk_env(env: dict, data_dir: Path, items: int, threads: int, target: str) -> dict:
+    return dict(
+        env,
+        BENCH_DATA=str(data_dir),
+        BENCH_LUA=str(HERE / "wrk"),
+        BENCH_ITEMS=str(items),
+        BENCH_THREADS=str(threads),
+        BENCH_TARGET=target,
+    )
+
+
+def wrk(
+    script: str,
+    url: str,
+    env: dict,
+    seconds: float,
+    threads: int = 2,
+    connections: int = 16,
+    stop_when=None,
+) -> dict:
+    """One wrk run; with stop_when (a Popen), wrk is interrupted when that process ends."""
+    args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{int(seconds)}s", "--timeout", "10s"]
+    args += ["-s", str(HERE / "wrk" / script), url]
+    run = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if stop_when is not None:
+        stop_when.wait()
+        run.send_signal(signal.SIGINT)
+    out = run.communicate(timeout=seconds + 60)[0].decode()
+    lines = [line for line in out.splitlines() if line.startswith("BENCH ")]
+    if not lines:
+        raise RuntimeError(f"wrk {script} printed no summary:\n{out}")
+    raw = json.loads(lines[-1][6:])
+    seconds = raw["duration_us"] / 1e6
+    return {
+        "requests": raw["requests"],
+        "rps": round(raw["requests"] / seconds, 1),
+        "p50_ms": raw["p50_us"] / 1000,
+        "p90_ms": raw["p90_us"] / 1000,
+        "p99_ms": raw["p99_us"] / 1000,
+        "max_ms": raw["max_us"] / 1000,
+        "mean_ms": round(raw["mean_us"] / 1000, 3),
+        "non_2xx": raw["non_2xx"],
+        "socket_errors": raw["socket_errors"],
+    }
+
+
+def measured(
+    server: Server, script: str, env: dict, seconds: float, warmup: float, target: str = ""
+) -> dict:
+    """Warm up, then a wrk run with the server's CPU time per request."""
+    if warmup:
+        wrk(script, server.url, dict(env, BENCH_REFRESH_FILE=f"refresh-{target}-warm.txt"), warmup)
+    env = dict(env, BENCH_REFRESH_FILE=f"refresh-{target}.txt")
+    cpu = server.cpu_seconds()
+    result = wrk(script, server.url, env, seconds)
+    used = server.cpu_seconds() - cpu
+    result["server_cpu_us_per_request"] = round(used / max(result["requests"], 1) * 1e6)
+    return result

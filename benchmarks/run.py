@@ -1,0 +1,325 @@
+"""`make bench`: load, start-up, memory, cleanup and scale measurements of the API.
+
+Prints one table and writes benchmarks/results/bench-<UTC time>.json. Sizes and durations
+come from BENCH_* environment variables (see README.md). MariaDB at 127.0.0.1:3306 (root).
+"""
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dataset
+import procs
+import scale
+import seed
+from report import evaluate, print_table
+
+HERE = Path(__file__).resolve().parent
+DB = os.environ.get("BENCH_DB", "fe_bench")
+SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
+WARMUP = float(os.environ.get("BENCH_WARMUP_SECONDS", "2"))
+USERS = int(os.environ.get("BENCH_USERS", "1000"))
+ITEMS = int(os.environ.get("BENCH_ITEMS", "100000"))
+SESSIONS = int(os.environ.get("BENCH_SESSIONS", "10000"))
+EXPIRED = int(os.environ.get("BENCH_EXPIRED_SESSIONS", "1000000"))
+SCALES = [int(n) for n in os.environ.get("BENCH_SCALES", "10000,100000,1000000").split(",")]
+BUFFER_POOL_MB = int(os.environ.get("BENCH_INNODB_BUFFER_POOL_MB", "1024"))
+API_PORT, BASELINE_PORT = 18080, 18081
+
+# (name in the table, wrk script, the original's req/s where the issue gives one)
+ROUTES = [
+    ("GET /roles", "roles.lua", 470),
+    ("GET /versions", "versions.lua", None),
+    ("GET /auth/me", "me.lua", 310),
+    ("GET /items/{id}", "item.lua", 290),
+    ("GET /items?limit=20", "items_page.lua", 200),
+    ("GET /items?name=<filter>", "items_filter.lua", None),
+    ("POST /items", "create_item.lua", None),
+    ("PATCH /items/{id}", "patch_item.lua", None),
+    ("POST /auth/token", "login.lua", None),
+    ("POST /auth/refresh", "refresh.lua", None),
+]
+
+
+def api_env(database: str) -> dict:
+    """Production settings, as the chart gives them to the image."""
+    return dict(
+        os.environ,
+        ENVIRONMENT="production",
+        ADMIN_PASSWORD="bench-admin-password",
+        PASSWORD_PEPPER="bench-pepper",
+        DB_HOST="127.0.0.1",
+        DB_PORT="3306",
+        DB_NAME=database,
+        DB_USER="root",
+        DB_PASSWORD="",
+        LOG_LEVEL="INFO",
+        LOG_FORMAT="json",
+        METRICS_PORT="18000",
+        BENCH_PASSWORD=seed.PASSWORD,
+    )
+
+
+def sql_value(query: str):
+    with seed.connect() as conn, conn.cursor() as cur:
+        cur.execute(query)
+        return cur.fetchone()[0]
+
+
+def machine() -> dict:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if "model name" in line
+        ),
+        platform.processor(),
+    )
+    meminfo = Path("/proc/meminfo").read_text().splitlines()
+    mem_kb = int(next(line for line in meminfo if line.startswith("MemTotal")).split()[1])
+    versions = {}
+    for package in (
+        "fastapi",
+        "starlette",
+        "uvicorn",
+        "sqlalchemy",
+        "sqlmodel",
+        "pymysql",
+        "pydantic",
+    ):
+        from importlib.metadata import version
+
+        versions[package] = version(package)
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE
+    ).stdout.strip()
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": round(mem_kb / 1024 / 1024, 1),
+        "kernel": platform.release(),
+        "os": platform.freedesktop_os_release().get("PRETTY_NAME", ""),
+        "python": platform.python_version(),
+        "mariadb": sql_value("SELECT VERSION()"),
+        "innodb_buffer_pool_mb": sql_value("SELECT @@innodb_buffer_pool_size") // 2**20,
+        "wrk": subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("\n")[0],
+        "packages": versions,
+        "git_commit": commit,
+        "load_average_at_start": os.getloadavg(),
+    }
+
+
+def import_time(env: dict) -> float:
+    """Median of 5 fresh interpreters importing the app (fastapi_example.main)."""
+    code = (
+        "import time; t = time.perf_counter(); import fastapi_example.main;"
+        " print(time.perf_counter() - t)"
+    )
+    runs = [
+        float(
+            subprocess.run(
+                [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+            ).stdout
+        )
+        for _ in range(5)
+    ]
+    return round(statistics.median(runs), 3)
+
+
+def startup(env: dict, log: Path) -> dict:
+    """Process start → /readyz 200, median of 5; the API stopped after each."""
+    runs = []
+    for _ in range(5):
+        server = procs.api(env, API_PORT, log)
+        runs.append(server.ready_s)
+        server.stop()
+    return {"median_s": round(statistics.median(runs), 3), "runs_s": [round(r, 3) for r in runs]}
+
+
+def profile(server: procs.Server, script: str, env: dict, seconds: float) -> list:
+    """py-spy (GIL-holding samples) during a wrk run: the top functions, inclusive share."""
+    out = Path(tempfile.mkdtemp()) / "profile.txt"
+    spy = subprocess.Popen(
+        [
+            "py-spy",
+            "record",
+            "--gil",
+            "-r",
+            "200",
+            "-d",
+            str(int(seconds)),
+            "-f",
+            "raw",
+            "-o",
+            str(out),
+            "-p",
+            str(server.process.pid),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    procs.wrk(script, server.url, env, seconds)
+    spy.wait()
+    return top_functions(out)
+
+
+def top_functions(raw: Path, count: int = 25) -> list:
+    inclusive: dict[str, int] = {}
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, samples = line.rpartition(" ")
+        total += int(samples)
+        for frame in set(stack.split(";")):
+            name = frame.rsplit(":", 1)[0] + ")" if frame.endswith(")") and ":" in frame else frame
+            inclusive[name] = inclusive.get(name, 0) + int(samples)
+    ranked = sorted(inclusive.items(), key=lambda kv: -kv[1])
+    return [{"function": f, "share": round(n / total, 3)} for f, n in ranked[:count] if "(" in f]
+
+
+def cleanup(env: dict, server: procs.Server, wenv: dict, user_ids: list[int]) -> dict:
+    """1M expired sessions: the job's wall time, the largest transaction, /auth/me p99."""
+    started = time.monotonic()
+    with seed.connect(DB) as conn:
+        seed.seed_expired_sessions(conn, EXPIRED, user_ids)
+    seeded_s = time.monotonic() - started
+    light = dict(threads=1, connections=4)  # below saturation: p99 is latency, not queueing
+    idle = procs.wrk("me.lua", server.url, wenv, SECONDS, **light)
+    watcher = subprocess.Popen(
+        [sys.executable, str(HERE / "trxwatch.py"), DB], stdout=subprocess.PIPE
+    )
+    job = subprocess.Popen(
+        ["fastapi-example", "cleanup-tokens"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    during = procs.wrk("me.lua", server.url, wenv, 3600, stop_when=job, **light)
+    output = job.stdout.read().decode()
+    watcher.terminate()
+    largest_trx = int(watcher.communicate()[0].decode().strip() or 0)
+    summary = next(
+        (json.loads(line) for line in output.splitlines() if "token cleanup finished" in line), {}
+    )
+    return {
+        "expired_sessions": EXPIRED,
+        "seed_s": round(seeded_s, 1),
+        "exit_code": job.returncode,
+        "job": {
+            k: summary.get(k)
+            for k in ("deleted_sessions", "batches", "largest_batch", "batch_size", "seconds")
+        },
+        "largest_transaction_rows_seen": largest_trx,
+        "idle": idle,
+        "during": during,
+        "p99_ratio": round(during["p99_ms"] / max(idle["p99_ms"], 0.001), 2),
+    }
+
+
+def main() -> None:
+    out_dir = HERE / "results"
+    work = Path(tempfile.mkdtemp(prefix="fe-bench-"))
+    env = api_env(DB)
+    old_pool = sql_value("SELECT @@innodb_buffer_pool_size")
+    if BUFFER_POOL_MB:
+        with seed.connect() as conn, conn.cursor() as cur:
+            cur.execute(f"SET GLOBAL innodb_buffer_pool_size = {BUFFER_POOL_MB * 2**20}")
+    results: dict = {
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+    }
+    results["settings"] = {
+        "seconds": SECONDS,
+        "warmup_seconds": WARMUP,
+        "users": USERS,
+        "items": ITEMS,
+        "sessions": SESSIONS,
+        "expired_sessions": EXPIRED,
+        "scales": SCALES,
+        "wrk": "2 threads, 16 connections",
+        "log": "INFO, JSON access log to a file",
+    }
+    servers: list[procs.Server] = []
+    try:
+        print(f"seeding {USERS} users, {ITEMS} items, {SESSIONS} sessions into {DB} …", flush=True)
+        results["dataset"] = dataset.build(env, work / "data", USERS, ITEMS, SESSIONS)
+        results["import_s"] = import_time(env)
+        results["startup"] = startup(env, work / "api.log")
+        started = time.monotonic()
+        subprocess.run(["fastapi-example", "migrate"], env=env, check=True, capture_output=True)
+        results["migrate_s"] = round(time.monotonic() - started, 2)
+        api = procs.api(env, API_PORT, work / "api.log")
+        base = procs.baseline(env, BASELINE_PORT, work / "baseline.log")
+        servers += [api, base]
+        ceiling_env = procs.wrk_env(env, work / "data", ITEMS, 2, "ceiling")
+        results["ceiling"] = procs.measured(base, "ceiling.lua", ceiling_env, SECONDS, WARMUP)
+        results["routes"] = {}
+        for name, script, original in ROUTES:
+            print(f"{name} …", flush=True)
+            row = {"original_rps": original}
+            for key, server in (("api", api), ("baseline", base)):
+                wenv = procs.wrk_env(env, work / "data", ITEMS, 2, key)
+                row[key] = procs.measured(server, script, wenv, SECONDS, WARMUP, key)
+            results["routes"][name] = row
+            if name == "GET /items?name=<filter>":
+                results["rss_mb_after_warmup"] = api.rss_mb()
+        wenv = procs.wrk_env(env, work / "data", ITEMS, 2, "profile")
+        results["profiles"] = {
+            "GET /auth/me": profile(api, "me.lua", wenv, 5),
+            "GET /items?limit=20": profile(api, "items_page.lua", wenv, 5),
+        }
+        results["login_hash_ms"] = hash_time(env)
+        print(f"token cleanup of {EXPIRED} expired sessions …", flush=True)
+        with seed.connect(DB) as conn, conn.cursor() as cur:
+            cur.execute("SELECT id FROM users WHERE username LIKE 'bench%%' ORDER BY id")
+            user_ids = [row[0] for row in cur.fetchall()]
+        wenv = procs.wrk_env(env, work / "data", ITEMS, 1, "cleanup")
+        results["cleanup"] = cleanup(env, api, wenv, user_ids)
+        for server in servers:
+            server.stop()
+        servers.clear()
+        print(f"list latency at {SCALES} items …", flush=True)
+        results["scale"] = scale.measure(api_env(DB + "_scale"), work, SCALES, API_PORT)
+    finally:
+        for server in servers:
+            server.stop()
+        if BUFFER_POOL_MB:
+            with seed.connect() as conn, conn.cursor() as cur:
+                cur.execute(f"SET GLOBAL innodb_buffer_pool_size = {old_pool}")
+        if not os.environ.get("BENCH_KEEP_DB"):
+            seed.drop_database(DB)
+            seed.drop_database(DB + "_scale")
+    results["machine"]["load_average_at_end"] = os.getloadavg()
+    results["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
+    results["targets"] = evaluate(results)
+    out_dir.mkdir(exist_ok=True)
+    name = f"bench-{results['started'].replace(':', '').replace('+0000', 'Z')}.json"
+    (out_dir / name).write_text(json.dumps(results, indent=2) + "\n")
+    print_table(results)
+    print(f"\nwritten: benchmarks/results/{name}")
+
+
+def hash_time(env: dict) -> dict:
+    """Argon2id as configured in the API: milliseconds per hash (median of 5)."""
+    code = (
+        "import time, statistics; from fastapi_example import security as s\n"
+        "r = []\nfor _ in range(5):\n t = time.perf_counter(); s.hash_password('x' * 20, 'p');"
+        " r.append(time.perf_counter() - t)\nh = s._context.handler()\n"
+        "print(statistics.median(r) * 1000, f'{h.name} type={h.type} m={h.memory_cost} KiB"
+        " t={h.rounds} p={h.parallelism}')"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    ms, params = out.stdout.split(" ", 1)
+    return {"argon2id": params.strip(), "ms_per_hash": round(float(ms), 1)}
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+-- GET /ceiling on the baseline: a constant body, the server stack alone.
+package.path = (os.getenv("BENCH_LUA") or ".") .. "/?.lua;" .. package.path
+local c = require("common")
+setup, done = c.setup, c.done
+wrk.path = "/ceiling"

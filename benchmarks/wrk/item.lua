@@ -1,0 +1,13 @@
+-- GET /items/{id}: a random seeded item, a random session.
+package.path = (os.getenv("BENCH_LUA") or ".") .. "/?.lua;" .. package.path
+local c = require("common")
+setup, done = c.setup, c.done
+local tokens
+function init()
+  c.seed()
+  tokens = c.lines("tokens.txt")
+end
+function request()
+  local path = "/items/" .. math.random(c.items)
+  return wrk.format("GET", path, c.headers(tokens[math.random(#tokens)]))
+end
