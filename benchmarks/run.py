@@ -191,9 +191,6 @@ def cleanup(env: dict, server: procs.Server, wenv: dict, user_ids: list[int]) ->
     seeded_s = time.monotonic() - started
     light = dict(threads=1, connections=4)  # below saturation: p99 is latency, not queueing
     idle = procs.wrk("me.lua", server.url, wenv, SECONDS, **light)
-    watcher = subprocess.Popen(
-        [sys.executable, str(HERE / "trxwatch.py"), DB], stdout=subprocess.PIPE
-    )
     job = subprocess.Popen(
         ["fastapi-example", "cleanup-tokens"],
         env=env,
@@ -202,8 +199,6 @@ def cleanup(env: dict, server: procs.Server, wenv: dict, user_ids: list[int]) ->
     )
     during = procs.wrk("me.lua", server.url, wenv, 3600, stop_when=job, **light)
     output = job.stdout.read().decode()
-    watcher.terminate()
-    largest_trx = int(watcher.communicate()[0].decode().strip() or 0)
     summary = next(
         (json.loads(line) for line in output.splitlines() if "token cleanup finished" in line), {}
     )
@@ -215,7 +210,6 @@ def cleanup(env: dict, server: procs.Server, wenv: dict, user_ids: list[int]) ->
             k: summary.get(k)
             for k in ("deleted_sessions", "batches", "largest_batch", "batch_size", "seconds")
         },
-        "largest_transaction_rows_seen": largest_trx,
         "idle": idle,
         "during": during,
         "p99_ratio": round(during["p99_ms"] / max(idle["p99_ms"], 0.001), 2),
