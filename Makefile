@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/.tools/bin:$(PATH)
 .PHONY: help venv run test lint
 
 help:
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 venv: $(VENV)/.installed ## create the virtualenv with the API and the test tools
 $(VENV)/.installed: service/requirements.txt requirements-dev.txt service/pyproject.toml
@@ -17,7 +17,7 @@ $(VENV)/.installed: service/requirements.txt requirements-dev.txt service/pyproj
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e service
 	touch $@
 
-run: venv ## migrate and seed the database (SQLite by default), then serve on 127.0.0.1:$${PORT:-8080}
+run: venv ## migrate and seed the database (SQLite by default), then serve on 127.0.0.1:8080 (PORT)
 	$(BIN)/fastapi-example migrate
 	$(BIN)/fastapi-example serve
 

@@ -29,14 +29,27 @@ def pytest_collection_modifyitems(config, items):
     others = [i for i in items if i not in e2e]
     e2e.sort(key=lambda i: ORDER.get(i.module.__name__.rsplit(".", 1)[-1], 1))
     items[:] = others + e2e
-    # A scenario that needs a cluster-only feature says so; it is not a missing tool.
+    # A scenario that needs a cluster-only feature is not run on the local target (nor
+    # skipped: nothing is missing); the summary names it.
     if TARGET == "kind":
         return
-    for item in e2e:
-        marker = item.get_closest_marker("kind_only")
-        if marker is not None:
-            what = marker.args[0] if marker.args else "a cluster"
-            item.add_marker(pytest.mark.skip(reason=f"{KIND_ONLY}: {what}"))
+    kind_only = [i for i in e2e if i.get_closest_marker("kind_only") is not None]
+    if kind_only:
+        config.hook.pytest_deselected(items=kind_only)
+        items[:] = [i for i in items if i not in kind_only]
+        _NOT_RUN_HERE.extend(
+            f"{i.nodeid} ({i.get_closest_marker('kind_only').args[0]})" for i in kind_only
+        )
+
+
+_NOT_RUN_HERE: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _NOT_RUN_HERE:
+        terminalreporter.section(f"e2e on the local target: {KIND_ONLY}, not run here")
+        for line in _NOT_RUN_HERE:
+            terminalreporter.write_line(f"  {line}  -> make e2e")
 
 
 @pytest.fixture(scope="session")
