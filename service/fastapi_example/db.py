@@ -1,12 +1,12 @@
 """The engine and the per-request session."""
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, TypeVar
 from weakref import WeakKeyDictionary
 
 import anyio
-from anyio.lowlevel import RunVar
 from fastapi import Depends, Request
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DisconnectionError
@@ -87,19 +87,16 @@ def _serialize_sqlite_writes(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-# One gate per event loop and app (tests run many apps, and TestClient many loops).
-_gates: RunVar[WeakKeyDictionary] = RunVar("fastapi_example_db_gates")
-
-
-def _gate(request: Request) -> anyio.Semaphore:
-    try:
-        gates = _gates.get()
-    except LookupError:
-        gates = WeakKeyDictionary()
-        _gates.set(gates)
-    gate = gates.get(request.app)
+def _gate(request: Request) -> asyncio.Semaphore:
+    """The app's gate on this event loop (tests run many apps, and TestClient many loops)."""
+    state = request.app.state
+    gates = getattr(state, "db_gates", None)
+    if gates is None:
+        gates = state.db_gates = WeakKeyDictionary()
+    loop = asyncio.get_running_loop()
+    gate = gates.get(loop)
     if gate is None:
-        gate = gates[request.app] = anyio.Semaphore(request.app.state.settings.db_pool_size)
+        gate = gates[loop] = asyncio.Semaphore(state.settings.db_pool_size)
     return gate
 
 
@@ -109,25 +106,28 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     At most DB_POOL_SIZE requests hold a session at once; the others wait here, on the event
     loop. Without this gate, more requests in flight than the pool size made the pool open
     and drop an overflow connection per request (connect, log in, SSL context each time).
+    Plain asyncio here: anyio's primitives cost a scheduling round per request even when free.
     """
     gate = _gate(request)
-    try:
-        with anyio.fail_after(POOL_TIMEOUT_SECONDS):
-            await gate.acquire()
-    except TimeoutError:
-        raise PoolTimeoutError("no database connection free in time") from None
+    if gate.locked():
+        try:
+            await asyncio.wait_for(gate.acquire(), POOL_TIMEOUT_SECONDS)
+        except TimeoutError:
+            raise PoolTimeoutError("no database connection free in time") from None
+    else:
+        await gate.acquire()  # free: returns at once
     session = Session(request.app.state.engine, expire_on_commit=False)
     try:
         yield session
     finally:
-        with anyio.CancelScope(shield=True):
-            try:
-                if session.in_transaction():  # closing rolls back: a round trip, off the loop
+        try:
+            if session.in_transaction():  # closing rolls back: a round trip, off the loop
+                with anyio.CancelScope(shield=True):
                     await run_in_threadpool(session.close)
-                else:
-                    session.close()
-            finally:
-                gate.release()
+            else:
+                session.close()
+        finally:
+            gate.release()
 
 
 async def in_thread(db: Session, work: Callable[..., T], *args) -> T:
