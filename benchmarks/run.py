@@ -7,6 +7,7 @@ come from BENCH_* environment variables (see README.md). MariaDB at 127.0.0.1:33
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -170,17 +171,44 @@ def profile(server: procs.Server, script: str, env: dict, seconds: float) -> lis
     return top_functions(out)
 
 
-def top_functions(raw: Path, count: int = 25) -> list:
-    inclusive: dict[str, int] = {}
+# Where a GIL sample's time goes: the innermost frame that belongs to one of these.
+COMPONENTS = [
+    ("pymysql (driver)", "pymysql/"),
+    ("sqlalchemy/sqlmodel", "sqlalchemy/|sqlmodel/"),
+    ("pydantic", "pydantic"),
+    ("threadpool hand-off", "to_thread|WorkerThread|Queue\\.|Condition\\.|_write_to_self"),
+    ("logging (access log)", "logging/|fastapi_example/logs.py"),
+    ("prometheus instrumentator", "prometheus"),
+    ("fastapi/starlette", "fastapi/|starlette/"),
+    ("uvicorn/httptools", "uvicorn/"),
+    ("asyncio/anyio", "asyncio/|anyio/|contextlib|selectors"),
+    ("fastapi_example", "fastapi_example/"),
+]
+
+
+def top_functions(raw: Path, count: int = 15) -> dict:
+    """Shares of GIL-holding samples by component, and the functions with most self time."""
+    components: dict[str, int] = {}
+    leaves: dict[str, int] = {}
     total = 0
     for line in raw.read_text().splitlines():
         stack, _, samples = line.rpartition(" ")
-        total += int(samples)
-        for frame in set(stack.split(";")):
-            name = frame.rsplit(":", 1)[0] + ")" if frame.endswith(")") and ":" in frame else frame
-            inclusive[name] = inclusive.get(name, 0) + int(samples)
-    ranked = sorted(inclusive.items(), key=lambda kv: -kv[1])
-    return [{"function": f, "share": round(n / total, 3)} for f, n in ranked[:count] if "(" in f]
+        frames, n = stack.split(";"), int(samples)
+        total += n
+        leaf = frames[-1].rsplit(":", 1)[0] + ")" if ":" in frames[-1] else frames[-1]
+        leaves[leaf] = leaves.get(leaf, 0) + n
+        name = next(
+            (c for f in reversed(frames) for c, pattern in COMPONENTS if re.search(pattern, f)),
+            "other",
+        )
+        components[name] = components.get(name, 0) + n
+    share = {k: round(v / max(total, 1), 3) for k, v in components.items()}
+    top = sorted(leaves.items(), key=lambda kv: -kv[1])[:count]
+    return {
+        "samples": total,
+        "by_component": dict(sorted(share.items(), key=lambda kv: -kv[1])),
+        "top_self": [{"function": f, "share": round(n / max(total, 1), 3)} for f, n in top],
+    }
 
 
 def cleanup(env: dict, server: procs.Server, wenv: dict, user_ids: list[int]) -> dict:
