@@ -8,6 +8,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -146,7 +147,7 @@ def startup(env: dict, log: Path) -> dict:
 
 def profile(server: procs.Server, script: str, env: dict, seconds: float) -> list:
     """py-spy (GIL-holding samples) during a wrk run: the top functions, inclusive share."""
-    out = Path(tempfile.mkdtemp()) / "profile.txt"
+    out = server.log.parent / f"profile-{script}.txt"
     spy = subprocess.Popen(
         [
             "py-spy",
@@ -317,6 +318,9 @@ def main() -> None:
         if not os.environ.get("BENCH_KEEP_DB"):
             seed.drop_database(DB)
             seed.drop_database(DB + "_scale")
+            shutil.rmtree(work, ignore_errors=True)  # the servers' logs and wrk's data files
+        else:
+            print(f"kept: databases {DB}, {DB}_scale; logs and data in {work}")
     results["machine"]["load_average_at_end"] = os.getloadavg()
     results["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     results["targets"] = evaluate(results)
