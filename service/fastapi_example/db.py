@@ -9,7 +9,7 @@ from weakref import WeakKeyDictionary
 import anyio
 from fastapi import Depends, Request
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
@@ -29,6 +29,8 @@ def make_engine(settings: Settings) -> Engine:
         return engine
     engine = create_engine(
         url,
+        # No gap locks and no stale snapshots: what a web request's short transactions want.
+        isolation_level="READ COMMITTED",
         pool_recycle=1800,  # below MySQL's default wait_timeout (8 h) and most proxies' idle cut
         # Sessions and connections always end their transaction (rollback or commit) before
         # they return a connection; the pool's own reset would be a second ROLLBACK round trip.
@@ -148,3 +150,21 @@ async def in_thread(db: Session, work: Callable[..., T], *args) -> T:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+MYSQL_DEADLOCK = 1213
+
+
+def retry_on_deadlock(db: Session, work: Callable[..., T], *args, attempts: int = 3) -> T:
+    """work(db, *args), run again after a rollback when MySQL picked it as a deadlock victim.
+
+    Concurrent refreshes of one token, or logins of neighbouring users, can deadlock inside
+    InnoDB; the transaction did nothing yet, so running it again is safe.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return work(db, *args)
+        except OperationalError as error:
+            code = error.orig.args[0] if error.orig is not None and error.orig.args else None
+            if code != MYSQL_DEADLOCK or attempt == attempts:
+                raise
+            db.rollback()
+    raise AssertionError("unreachable")

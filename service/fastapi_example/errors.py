@@ -30,9 +30,11 @@ ERROR_RESPONSE = {
 def _is_connection_error(exc: DBAPIError) -> bool:
     if exc.connection_invalidated:
         return True
-    # pymysql: 2003 can't connect, 2006 gone away, 2013 lost connection; sqlite: locked/busy.
+    # MySQL: 2003 can't connect, 2006 gone away, 2013 lost connection, 1040 too many
+    # connections, 1205 lock wait timeout, 1213 deadlock (after retries); SQLite: locked.
     code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
-    return code in (2003, 2006, 2013, 1040, 1205) or "database is locked" in str(exc.orig)
+    transient = (2003, 2006, 2013, 1040, 1205, 1213)
+    return code in transient or "database is locked" in str(exc.orig)
 
 
 def database_unavailable() -> JSONResponse:

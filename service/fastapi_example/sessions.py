@@ -27,24 +27,25 @@ def _issue(token: Token, settings: Settings) -> TokenPair:
 
 
 def open_session(db: Session, user: User, settings: Settings) -> TokenPair:
-    """A new session; the oldest ones go so at most max_sessions_per_user stay live.
+    """A new session; expired ones and the oldest beyond max_sessions_per_user go.
 
-    The user's row is locked first, so concurrent logins of one user queue up here; the
-    sessions are then read with a locking read, which (unlike a plain SELECT under InnoDB's
-    REPEATABLE READ) sees the sessions committed by the logins that went first.
+    The user's row is locked first, so concurrent logins of one user queue up here; their
+    sessions are then read with a locking read (it sees what the logins before committed)
+    and deleted by primary key, which locks no ranges that other users' logins need.
     """
     db.exec(select(User.id).where(User.id == user.id).with_for_update()).one()
     now = utcnow()
-    db.exec(delete(Token).where(Token.user_id == user.id, Token.refresh_expires_at <= now))
-    live = db.exec(
-        select(Token.id)
+    sessions = db.exec(
+        select(Token.id, Token.refresh_expires_at)
         .where(Token.user_id == user.id)
         .order_by(Token.created_at.desc(), Token.id.desc())
         .with_for_update()
     ).all()
-    keep = max(settings.max_sessions_per_user - 1, 0)
-    if len(live) > keep:
-        db.exec(delete(Token).where(Token.id.in_(live[keep:])))
+    live = [token_id for token_id, expires in sessions if expires > now]
+    keep = set(live[: max(settings.max_sessions_per_user - 1, 0)])
+    ended = [token_id for token_id, _ in sessions if token_id not in keep]
+    if ended:
+        db.exec(delete(Token).where(Token.id.in_(ended)))
     token = Token(user_id=user.id, created_at=now)
     pair = _issue(token, settings)
     db.add(token)

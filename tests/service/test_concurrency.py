@@ -75,6 +75,26 @@ def test_concurrent_logins_keep_max_sessions(api):
     assert sorted(statuses) == [200] * max_sessions + [401] * (10 - max_sessions)
 
 
+def test_concurrent_logins_of_many_users_never_fail(api):
+    """Logins of neighbouring users touch neighbouring index entries: no deadlock may reach a
+    client (seen as 500s under REPEATABLE READ's gap locks before the fix)."""
+    accounts = [(f"crowd{uuid.uuid4().hex[:8]}", "pw-" + uuid.uuid4().hex) for _ in range(8)]
+    with api.client() as client:
+        admin = bearer(login(client, *ADMIN))
+        for username, password in accounts:
+            body = {"username": username, "password": password}
+            assert client.post("/users", json=body, headers=admin).status_code == 201
+
+    def log_in(n):
+        username, password = accounts[n % len(accounts)]
+        with api.client() as client:
+            body = {"username": username, "password": password}
+            return client.post("/auth/token", json=body).status_code
+
+    for _ in range(3):
+        assert all_at_once(32, log_in) == [200] * 32
+
+
 def test_concurrent_creates_of_one_username_give_one_201(api):
     with api.client() as client:
         headers = bearer(login(client, *ADMIN))

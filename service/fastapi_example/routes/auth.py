@@ -1,6 +1,6 @@
 from fastapi import APIRouter, Request, status
 
-from fastapi_example.db import SessionDep
+from fastapi_example.db import SessionDep, retry_on_deadlock
 from fastapi_example.deps import AuthDep, CurrentUser, SettingsDep, unauthorized
 from fastapi_example.login import authenticate
 from fastapi_example.logs import USER_ID_KEY
@@ -22,13 +22,13 @@ def login(body: LoginRequest, request: Request, db: SessionDep, settings: Settin
         challenge={"WWW-Authenticate": "Bearer"},
     )
     request.scope[USER_ID_KEY] = user.id
-    return open_session(db, user, settings)
+    return retry_on_deadlock(db, open_session, user, settings)
 
 
 @router.post("/refresh", response_model=TokenPair)
 def refresh(body: RefreshRequest, db: SessionDep, settings: SettingsDep):
     """Exchange a refresh token for new tokens; reusing an exchanged one ends the session."""
-    pair = rotate_session(db, body.refresh_token, settings)
+    pair = retry_on_deadlock(db, rotate_session, body.refresh_token, settings)
     if pair is None:
         raise unauthorized("Invalid or expired refresh token")
     return pair
