@@ -1,14 +1,16 @@
 """Every error is JSON {"detail": ...}; a lost database is a 503, never a hang or a text 500."""
 
 import logging
+from collections.abc import Callable
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from starlette.exceptions import HTTPException
+from sqlmodel import Session
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +60,7 @@ async def _on_pool_timeout(_request: Request, _exc: PoolTimeoutError) -> JSONRes
     return database_unavailable()
 
 
-async def _on_http_error(request: Request, exc: HTTPException) -> Response:
+async def _on_http_error(request: Request, exc: StarletteHTTPException) -> Response:
     # FastAPI answers a body that is not UTF-8 with an undocumented 400: it is bad input, a 422.
     if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
         error = {
@@ -76,8 +78,20 @@ async def _on_unhandled(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": "Internal server error"}, status_code=500)
 
 
+def unique_or_409(db: Session, write: Callable[[], None], detail: str) -> None:
+    """write() (a commit or a flush); a unique index refusing it becomes 409 with detail.
+
+    The database, not a check before the write, decides between concurrent writers.
+    """
+    try:
+        write()
+    except IntegrityError:
+        db.rollback()
+        raise HTTPException(status_code=409, detail=detail) from None
+
+
 def add_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(HTTPException, _on_http_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(DBAPIError, _on_db_error)
     app.add_exception_handler(PoolTimeoutError, _on_pool_timeout)
     app.add_exception_handler(Exception, _on_unhandled)

@@ -1,12 +1,12 @@
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, status
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from fastapi_example.counts import add_rows, total_rows
 from fastapi_example.db import SessionDep, in_thread
 from fastapi_example.deps import CurrentUser
+from fastapi_example.errors import unique_or_409
 from fastapi_example.models import (
     MAX_ID,
     Item,
@@ -23,18 +23,12 @@ router = APIRouter(prefix="/items", tags=["items"])
 ItemId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
-def _name_taken() -> HTTPException:
-    return HTTPException(status_code=409, detail="An item with that name already exists")
+NAME_TAKEN = "An item with that name already exists"
 
 
 def _save(db: Session, item: Item) -> Item:
-    """Commit; the unique index on the name decides between concurrent writers."""
     db.add(item)
-    try:
-        db.commit()
-    except IntegrityError:
-        db.rollback()
-        raise _name_taken() from None
+    unique_or_409(db, db.commit, NAME_TAKEN)
     return item
 
 
@@ -42,11 +36,7 @@ def _save(db: Session, item: Item) -> Item:
 def create_item(body: ItemCreate, user: CurrentUser, db: SessionDep):
     item = Item(name=body.name, description=body.description, user_id=user.id)
     db.add(item)
-    try:
-        db.flush()  # the unique name decides before the count's row is locked
-    except IntegrityError:
-        db.rollback()
-        raise _name_taken() from None
+    unique_or_409(db, db.flush, NAME_TAKEN)  # before the count's row is locked
     add_rows(db, "items", 1)
     return _save(db, item)
 

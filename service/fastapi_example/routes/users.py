@@ -2,11 +2,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, status
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from fastapi_example.db import SessionDep
 from fastapi_example.deps import AdminUser, AuthDep, CurrentUser, SettingsDep
+from fastapi_example.errors import unique_or_409
 from fastapi_example.login import set_password
 from fastapi_example.models import (
     MAX_ID,
@@ -41,8 +41,7 @@ def _check_role(db: Session, role_id: int) -> None:
         )
 
 
-def _username_taken() -> HTTPException:
-    return HTTPException(status_code=409, detail="Username already taken")
+USERNAME_TAKEN = "Username already taken"
 
 
 @router.post("", response_model=UserCreated, status_code=status.HTTP_201_CREATED)
@@ -53,11 +52,7 @@ def create_user(body: UserCreate, _admin: AdminUser, db: SessionDep, settings: S
     user = User(username=body.username, role_id=body.role_id, hashed_password="")
     set_password(user, password, settings)
     db.add(user)
-    try:
-        db.commit()
-    except IntegrityError:
-        db.rollback()
-        raise _username_taken() from None
+    unique_or_409(db, db.commit, USERNAME_TAKEN)
     generated = None if body.password else password
     return UserCreated(**user.model_dump(), password=generated)
 
@@ -126,11 +121,7 @@ def update_user(
         revoke_sessions(db, user.id)
     user.updated_at = utcnow()
     db.add(user)
-    try:
-        db.commit()
-    except IntegrityError:
-        db.rollback()
-        raise _username_taken() from None
+    unique_or_409(db, db.commit, USERNAME_TAKEN)
     return user
 
 
