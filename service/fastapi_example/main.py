@@ -12,7 +12,7 @@ from fastapi_example.logs import AccessLogMiddleware, configure_logging
 from fastapi_example.metrics import UNCOUNTED_PATHS, Metrics
 from fastapi_example.routes import auth, catalog, docs, health, items, users
 from fastapi_example.settings import PACKAGE_DIR, Settings
-from fastapi_example.versions import VersionCache, check_version
+from fastapi_example.versions import CatalogCache, check_version
 
 
 def _errors(*codes: int) -> dict:
@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.metrics = metrics
-    app.state.version_cache = VersionCache(engine, settings.versions_cache_seconds)
+    app.state.catalog = CatalogCache(engine, settings.versions_cache_seconds)
     app.state.draining = False
 
     add_error_handlers(app)

@@ -1,4 +1,9 @@
-"""The X-Version check, with the versions table cached in-process for a few seconds."""
+"""The roles and versions tables, cached in-process, and the X-Version check.
+
+Both tables are tiny and change only through `migrate`, so every request reads a copy at
+most VERSIONS_CACHE_SECONDS old instead of querying: the check costs nothing per request and
+GET /roles and /versions need no database round trip.
+"""
 
 import threading
 import time
@@ -9,13 +14,15 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 from starlette.concurrency import run_in_threadpool
 
-from fastapi_example.models import Version
+from fastapi_example.models import Role, RolePublic, Version, VersionPublic
 
 
-class VersionCache:
+class CatalogCache:
     def __init__(self, engine: Engine, ttl: float) -> None:
         self._engine, self._ttl = engine, ttl
-        self._versions: dict[str, bool] = {}
+        self.roles: list[RolePublic] = []
+        self.versions: list[VersionPublic] = []
+        self._supported: dict[str, bool] = {}
         self._loaded_at = float("-inf")
         self._lock = threading.Lock()
 
@@ -24,30 +31,40 @@ class VersionCache:
         return time.monotonic() - self._loaded_at > self._ttl
 
     def refresh(self) -> None:
-        """Reload the table if the copy is older than the TTL (a query: call it off the loop)."""
+        """Reload both tables if the copy is older than the TTL (queries: call it off the loop)."""
         if self.stale:
             with self._lock:
                 if self.stale:
                     with Session(self._engine) as session:
-                        rows = session.exec(select(Version.version, Version.supported)).all()
-                    self._versions = dict(rows)
+                        roles = session.exec(select(Role).order_by(Role.id)).all()
+                        versions = session.exec(select(Version).order_by(Version.id)).all()
+                    self.roles = [RolePublic.model_validate(r, from_attributes=True) for r in roles]
+                    self.versions = [
+                        VersionPublic.model_validate(v, from_attributes=True) for v in versions
+                    ]
+                    self._supported = {v.version: v.supported for v in self.versions}
                     self._loaded_at = time.monotonic()
 
-    def cached(self, version: str) -> bool | None:
-        """True supported, False unsupported, None unknown (as of the last refresh)."""
-        return self._versions.get(version)
+    async def fresh(self) -> "CatalogCache":
+        if self.stale:  # only then queries, in the threadpool; otherwise no thread hop at all
+            await run_in_threadpool(self.refresh)
+        return self
 
-    def lookup(self, version: str) -> bool | None:
-        self.refresh()
-        return self.cached(version)
+    def supported(self, version: str) -> bool | None:
+        """True supported, False unsupported, None unknown (as of the last refresh)."""
+        return self._supported.get(version)
 
     def latest_supported(self) -> str | None:
-        supported = [v for v, ok in self._versions.items() if ok]
+        supported = [v for v, ok in self._supported.items() if ok]
         return max(supported, key=_version_key, default=None)
 
 
 def _version_key(version: str) -> tuple:
     return tuple(int(p) if p.isdigit() else -1 for p in version.split("."))
+
+
+async def get_catalog(request: Request) -> CatalogCache:
+    return await request.app.state.catalog.fresh()
 
 
 async def check_version(
@@ -59,10 +76,8 @@ async def check_version(
 ) -> None:
     if not x_version:  # absent or empty: allowed
         return
-    cache = request.app.state.version_cache
-    if cache.stale:  # only then a query, in the threadpool; otherwise no thread hop at all
-        await run_in_threadpool(cache.refresh)
-    supported = cache.cached(x_version)
+    catalog = await get_catalog(request)
+    supported = catalog.supported(x_version)
     if supported:
         return
     reason = "unknown" if supported is None else "unsupported"
@@ -70,5 +85,5 @@ async def check_version(
     raise HTTPException(
         status_code=426,
         detail="Version not supported anymore" if reason == "unsupported" else "Unknown version",
-        headers={"Upgrade": f"X-Version/{cache.latest_supported() or 'latest'}"},
+        headers={"Upgrade": f"X-Version/{catalog.latest_supported() or 'latest'}"},
     )

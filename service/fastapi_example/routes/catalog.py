@@ -1,39 +1,31 @@
-"""Roles and versions: small, public lists."""
+"""Roles and versions: small, public lists, served from the in-process catalog cache."""
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path
-from sqlmodel import Session, select
+from fastapi import APIRouter, Depends, HTTPException, Path
 
-from fastapi_example.db import SessionDep, in_thread
-from fastapi_example.models import MAX_ID, Role, RolePublic, Version, VersionPublic
+from fastapi_example.models import MAX_ID, RolePublic, VersionPublic
+from fastapi_example.versions import CatalogCache, get_catalog
 
 roles = APIRouter(prefix="/roles", tags=["roles"])
 versions = APIRouter(prefix="/versions", tags=["versions"])
-
-
-def _all(db: Session, model) -> list:
-    return list(db.exec(select(model).order_by(model.id)).all())
-
-
-def _role(db: Session, role_id: int) -> Role:
-    role = db.get(Role, role_id)
-    if role is None:
-        raise HTTPException(status_code=404, detail="Role not found")
-    return role
+Catalog = Annotated[CatalogCache, Depends(get_catalog)]
 
 
 @roles.get("", response_model=list[RolePublic])
-async def list_roles(db: SessionDep):
-    return await in_thread(db, _all, db, Role)
+async def list_roles(catalog: Catalog):
+    return catalog.roles
 
 
 @roles.get("/{role_id}", response_model=RolePublic)
-async def read_role(role_id: Annotated[int, Path(ge=1, le=MAX_ID)], db: SessionDep):
-    return await in_thread(db, _role, db, role_id)
+async def read_role(role_id: Annotated[int, Path(ge=1, le=MAX_ID)], catalog: Catalog):
+    for role in catalog.roles:
+        if role.id == role_id:
+            return role
+    raise HTTPException(status_code=404, detail="Role not found")
 
 
 @versions.get("", response_model=list[VersionPublic])
-async def list_versions(db: SessionDep):
+async def list_versions(catalog: Catalog):
     """Every known client version and whether it is still supported (not version-checked)."""
-    return await in_thread(db, _all, db, Version)
+    return catalog.versions
