@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from tests.e2e.target import Target
+from tests.support.api_process import login
 
 TARGET = os.environ.get("E2E_TARGET", "local")
 KIND_ONLY = "kind-only (needs a real cluster, runs in the e2e workflow)"
@@ -75,12 +76,6 @@ def target() -> Target:
 def client(target: Target):
     with httpx.Client(base_url=target.base_url, headers=target.headers, timeout=30) as c:
         yield c
-
-
-def login(client: httpx.Client, username: str, password: str) -> dict:
-    response = client.post("/auth/token", json={"username": username, "password": password})
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def bearer(token: str) -> dict[str, str]:
