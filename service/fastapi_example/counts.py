@@ -2,6 +2,7 @@
 
 from sqlalchemy import bindparam, func, update
 from sqlmodel import Session, SQLModel, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from fastapi_example.models import Item, RowCount
 
@@ -9,15 +10,15 @@ COUNTED: dict[str, type[SQLModel]] = {"items": Item}
 _TOTAL = select(RowCount.total).where(RowCount.table_name == bindparam("table"))
 
 
-def add_rows(db: Session, table: str, delta: int) -> None:
+async def add_rows(db: AsyncSession, table: str, delta: int) -> None:
     """In the transaction that inserts or deletes the rows; the caller commits."""
-    db.exec(
+    await db.exec(
         update(RowCount).where(RowCount.table_name == table).values(total=RowCount.total + delta)
     )
 
 
-def total_rows(db: Session, table: str) -> int:
-    return db.exec(_TOTAL, params={"table": table}).one()
+async def total_rows(db: AsyncSession, table: str) -> int:
+    return (await db.exec(_TOTAL, params={"table": table})).one()
 
 
 def recount(db: Session) -> None:

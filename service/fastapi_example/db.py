@@ -1,36 +1,46 @@
-"""The engine and the per-request session."""
+"""Engines and sessions: a synchronous engine for the CLI, two async pools for requests.
+
+Requests send their SQL from the event loop through SQLAlchemy's asyncio extension (asyncmy
+for MySQL, aiosqlite for SQLite): a query costs no thread hop. Two pools serve them:
+
+- `writer`: transactions at READ COMMITTED, for requests that change data;
+- `reader`: autocommit, for token lookups and reads. Each statement sees the latest commit,
+  as it would inside a READ COMMITTED transaction, and there is no transaction to end, so a
+  read costs one round trip instead of two (the query, then a ROLLBACK).
+
+`make_engine` (pymysql or sqlite3) serves `migrate`, the token-cleanup job and the tests.
+"""
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Annotated, TypeVar
 from weakref import WeakKeyDictionary
 
 import anyio
 from fastapi import Depends, Request
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from sqlmodel import Session
-from starlette.concurrency import run_in_threadpool
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from fastapi_example.settings import Settings
 
 T = TypeVar("T")
 POOL_TIMEOUT_SECONDS = 5
 PING_AFTER_IDLE_SECONDS = 1.0
+SQLITE_BUSY_SECONDS = 10
+ASYNC_DRIVERS = {"mysql": "mysql+asyncmy", "sqlite": "sqlite+aiosqlite"}
 
 
-def make_engine(settings: Settings) -> Engine:
-    url = settings.sqlalchemy_url
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
-        _serialize_sqlite_writes(engine)
-        return engine
-    engine = create_engine(
-        url,
-        # No gap locks and no stale snapshots: what a web request's short transactions want.
-        isolation_level="READ COMMITTED",
+def _is_sqlite(settings: Settings) -> bool:
+    return make_url(settings.sqlalchemy_url).get_backend_name() == "sqlite"
+
+
+def _mysql_pool(settings: Settings) -> dict:
+    return dict(
         pool_recycle=1800,  # below MySQL's default wait_timeout (8 h) and most proxies' idle cut
         # Sessions and connections always end their transaction (rollback or commit) before
         # they return a connection; the pool's own reset would be a second ROLLBACK round trip.
@@ -38,13 +48,58 @@ def make_engine(settings: Settings) -> Engine:
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=POOL_TIMEOUT_SECONDS,
+    )
+
+
+def make_engine(settings: Settings) -> Engine:
+    """The synchronous engine: migrate, the cleanup job, tests."""
+    url = settings.sqlalchemy_url
+    if _is_sqlite(settings):
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_SECONDS}
+        )
+        _sqlite_pragmas(engine)
+        _sqlite_begin_immediate(engine)
+        return engine
+    engine = create_engine(
+        url,
+        # No gap locks and no stale snapshots: what a web request's short transactions want.
+        isolation_level="READ COMMITTED",
         connect_args={
             "connect_timeout": settings.db_connect_timeout,
             "read_timeout": 30,
             "write_timeout": 30,
         },
+        **_mysql_pool(settings),
     )
     _ping_idle_connections(engine)
+    return engine
+
+
+def make_async_engine(settings: Settings, *, autocommit: bool) -> AsyncEngine:
+    """A request pool: transactions (writer) or autocommit statements (reader)."""
+    url = make_url(settings.sqlalchemy_url)
+    url = url.set(drivername=ASYNC_DRIVERS[url.get_backend_name()])
+    isolation = "AUTOCOMMIT" if autocommit else "READ COMMITTED"
+    if url.get_backend_name() == "sqlite":
+        engine = create_async_engine(
+            url,
+            connect_args={"timeout": SQLITE_BUSY_SECONDS},
+            **({"isolation_level": "AUTOCOMMIT"} if autocommit else {}),
+        )
+        _sqlite_pragmas(engine.sync_engine)
+        if not autocommit:
+            _sqlite_begin_immediate(engine.sync_engine)
+        return engine
+    engine = create_async_engine(
+        url,
+        isolation_level=isolation,
+        # Autocommit has no transaction: the ROLLBACK a connection gets on release is a no-op.
+        skip_autocommit_rollback=autocommit,
+        connect_args={"connect_timeout": settings.db_connect_timeout},
+        **_mysql_pool(settings),
+    )
+    _ping_idle_connections(engine.sync_engine)
     return engine
 
 
@@ -72,99 +127,121 @@ def _ping_idle_connections(engine: Engine) -> None:
             raise DisconnectionError("idle connection lost") from error
 
 
-def _serialize_sqlite_writes(engine: Engine) -> None:
-    """SQLite: WAL, foreign keys, and BEGIN IMMEDIATE so read-then-write never races."""
+def _sqlite_pragmas(engine: Engine) -> None:
+    """SQLite: WAL (readers never block the writer), foreign keys, a wait when busy."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
+        cursor.close()
+
+
+def _sqlite_begin_immediate(engine: Engine) -> None:
+    """SQLite transactions take the write lock at BEGIN, so read-then-write never races."""
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
         dbapi_connection.isolation_level = None  # let the "begin" hook below issue BEGIN
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=10000")
-        cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def _gate(request: Request) -> asyncio.Semaphore:
-    """The app's gate on this event loop (tests run many apps, and TestClient many loops)."""
-    state = request.app.state
-    gates = getattr(state, "db_gates", None)
-    if gates is None:
-        gates = state.db_gates = WeakKeyDictionary()
-    loop = asyncio.get_running_loop()
-    gate = gates.get(loop)
-    if gate is None:
-        gate = gates[loop] = asyncio.Semaphore(state.settings.db_pool_size)
-    return gate
+class Database:
+    """The app's two request pools, and a gate per pool on each event loop.
 
-
-async def get_session(request: Request) -> AsyncIterator[Session]:
-    """A session per request, holding one pooled connection from its first query to the end.
-
-    At most DB_POOL_SIZE requests hold a session at once; the others wait here, on the event
-    loop. Without this gate, more requests in flight than the pool size made the pool open
-    and drop an overflow connection per request (connect, log in, SSL context each time).
-    Plain asyncio here: anyio's primitives cost a scheduling round per request even when free.
+    At most DB_POOL_SIZE sessions of a pool are open at once; the others wait on the gate.
+    Without it, more requests in flight than the pool size made the pool open and drop an
+    overflow connection per request (connect, log in, SSL context each time). Probes and the
+    catalog refresh skip the gates: the overflow is theirs.
     """
-    gate = _gate(request)
-    if gate.locked():
+
+    def __init__(self, settings: Settings) -> None:
+        self.writer = make_async_engine(settings, autocommit=False)
+        self.reader = make_async_engine(settings, autocommit=True)
+        self._size = settings.db_pool_size
+        # Per loop: tests run many apps, and each TestClient its own loop.
+        self._gates: WeakKeyDictionary = WeakKeyDictionary()
+
+    async def dispose(self) -> None:
+        await self.writer.dispose()
+        await self.reader.dispose()
+
+    def _gate(self, engine: AsyncEngine) -> asyncio.Semaphore:
+        gates = self._gates.setdefault(asyncio.get_running_loop(), {})
+        gate = gates.get(engine)
+        if gate is None:
+            gate = gates[engine] = asyncio.Semaphore(self._size)
+        return gate
+
+    @asynccontextmanager
+    async def session(self, engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+        """A session on `engine` (writer or reader), closed (rolled back if needed) at the end."""
+        gate = self._gate(engine)
+        if gate.locked():
+            try:
+                await asyncio.wait_for(gate.acquire(), POOL_TIMEOUT_SECONDS)
+            except TimeoutError:
+                raise PoolTimeoutError("no database connection free in time") from None
+        else:
+            await gate.acquire()  # free: returns at once, no scheduling round
+        session = AsyncSession(engine, expire_on_commit=False)
         try:
-            await asyncio.wait_for(gate.acquire(), POOL_TIMEOUT_SECONDS)
-        except TimeoutError:
-            raise PoolTimeoutError("no database connection free in time") from None
-    else:
-        await gate.acquire()  # free: returns at once
-    session = Session(request.app.state.engine, expire_on_commit=False)
-    try:
+            yield session
+        finally:
+            try:
+                if session.in_transaction():  # a ROLLBACK round trip: finish it even if cancelled
+                    with anyio.CancelScope(shield=True):
+                        await session.close()
+                else:
+                    await session.close()
+            finally:
+                gate.release()
+
+
+def read_session(request: Request):
+    """`async with read_session(request) as db:` an autocommit session for reads."""
+    db: Database = request.app.state.db
+    return db.session(db.reader)
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The writer session of a request that changes data, closed when the endpoint returns."""
+    db: Database = request.app.state.db
+    async with db.session(db.writer) as session:
         yield session
-    finally:
-        try:
-            if session.in_transaction():  # closing rolls back: a round trip, off the loop
-                with anyio.CancelScope(shield=True):
-                    await run_in_threadpool(session.close)
-            else:
-                session.close()
-        finally:
-            gate.release()
 
 
-async def in_thread(db: Session, work: Callable[..., T], *args) -> T:
-    """work(*args) in the threadpool, then the session closed in that same thread.
-
-    For read endpoints declared `async`: one thread hop where a plain `def` endpoint takes
-    three (its body, FastAPI's validation of what it returns, and closing the session).
-    The returned objects are detached with their columns loaded.
-    """
-
-    def run() -> T:
-        try:
-            return work(*args)
-        finally:
-            db.close()
-
-    return await run_in_threadpool(run)
+async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The reader session of a read route, closed when the endpoint returns."""
+    async with read_session(request) as session:
+        yield session
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
 MYSQL_DEADLOCK = 1213
 
 
-def retry_on_deadlock(db: Session, work: Callable[..., T], *args, attempts: int = 3) -> T:
-    """work(db, *args), run again after a rollback when MySQL picked it as a deadlock victim.
+async def retry_on_deadlock(
+    db: AsyncSession, work: Callable[..., Awaitable[T]], *args, attempts: int = 3
+) -> T:
+    """await work(db, *args), run again after a rollback when MySQL picked it as a deadlock
+    victim.
 
     Concurrent refreshes of one token, or logins of neighbouring users, can deadlock inside
     InnoDB; the transaction did nothing yet, so running it again is safe.
     """
     for attempt in range(1, attempts + 1):
         try:
-            return work(db, *args)
+            return await work(db, *args)
         except OperationalError as error:
             code = error.orig.args[0] if error.orig is not None and error.orig.args else None
             if code != MYSQL_DEADLOCK or attempt == attempts:
                 raise
-            db.rollback()
+            await db.rollback()
     raise AssertionError("unreachable")

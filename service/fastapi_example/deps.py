@@ -7,7 +7,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import bindparam
 from sqlmodel import select
 
-from fastapi_example.db import SessionDep
+from fastapi_example.db import read_session
 from fastapi_example.logs import USER_ID_KEY
 from fastapi_example.models import Token, User, utcnow
 from fastapi_example.security import token_digest
@@ -41,16 +41,16 @@ _SESSION_BY_ACCESS_TOKEN = (
 )
 
 
-def get_auth(
+async def get_auth(
     request: Request,
-    db: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Auth:
+    """The session and user of the bearer token: one autocommit read, no connection kept."""
     if credentials is None:
         raise unauthorized("Not authenticated")
-    row = db.exec(
-        _SESSION_BY_ACCESS_TOKEN, params={"digest": token_digest(credentials.credentials)}
-    ).first()
+    digest = token_digest(credentials.credentials)
+    async with read_session(request) as db:
+        row = (await db.exec(_SESSION_BY_ACCESS_TOKEN, params={"digest": digest})).first()
     if row is None or row[0].access_expires_at <= utcnow() or not row[1].activated:
         raise unauthorized("Invalid or expired token")
     request.scope[USER_ID_KEY] = row[1].id

@@ -1,7 +1,7 @@
 """Every error is JSON {"detail": ...}; a lost database is a 503, never a hang or a text 500."""
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from sqlmodel import Session
+from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -78,15 +78,17 @@ async def _on_unhandled(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": "Internal server error"}, status_code=500)
 
 
-def unique_or_409(db: Session, write: Callable[[], None], detail: str) -> None:
-    """write() (a commit or a flush); a unique index refusing it becomes 409 with detail.
+async def unique_or_409(
+    db: AsyncSession, write: Callable[[], Awaitable[None]], detail: str
+) -> None:
+    """await write() (a commit or a flush); a unique index refusing it becomes 409 with detail.
 
     The database, not a check before the write, decides between concurrent writers.
     """
     try:
-        write()
+        await write()
     except IntegrityError:
-        db.rollback()
+        await db.rollback()
         raise HTTPException(status_code=409, detail=detail) from None
 
 

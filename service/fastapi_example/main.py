@@ -6,7 +6,7 @@ from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from fastapi_example import __version__
-from fastapi_example.db import make_engine
+from fastapi_example.db import Database
 from fastapi_example.errors import ERROR_RESPONSE, add_error_handlers
 from fastapi_example.logs import AccessLogMiddleware, configure_logging
 from fastapi_example.metrics import UNCOUNTED_PATHS, Metrics
@@ -22,7 +22,7 @@ def _errors(*codes: int) -> dict:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     configure_logging(settings.log_level, settings.log_format)
-    engine = make_engine(settings)
+    db = Database(settings)
     metrics = Metrics()
 
     @asynccontextmanager
@@ -32,7 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             metrics.stop_server()
-            engine.dispose()
+            await db.dispose()
 
     app = FastAPI(
         title="fastapi-example",
@@ -44,9 +44,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.engine = engine
+    app.state.db = db
     app.state.metrics = metrics
-    app.state.catalog = CatalogCache(engine, settings.versions_cache_seconds)
+    app.state.catalog = CatalogCache(db.reader, settings.versions_cache_seconds)
     app.state.draining = False
 
     add_error_handlers(app)

@@ -4,7 +4,8 @@ from typing import Annotated
 
 from fastapi import Depends, Query
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
 from fastapi_example.models import Text
@@ -16,15 +17,15 @@ class Paging:
     def __init__(self, page: int, limit: int) -> None:
         self.page, self.limit = page, limit
 
-    def fetch(
-        self, db: Session, query: SelectOfScalar, order_by, total: int | None = None
+    async def fetch(
+        self, db: AsyncSession, query: SelectOfScalar, order_by, total: int | None = None
     ) -> tuple[int, list]:
         """(total matching rows, counted unless given; this page's rows ordered by order_by)."""
         if total is None:
-            total = db.exec(select(func.count()).select_from(query.subquery())).one()
-        rows = db.exec(
-            query.order_by(order_by).offset((self.page - 1) * self.limit).limit(self.limit)
-        ).all()
+            count = select(func.count()).select_from(query.subquery())
+            total = (await db.exec(count)).one()
+        page = query.order_by(order_by).offset((self.page - 1) * self.limit).limit(self.limit)
+        rows = (await db.exec(page)).all()
         return total, list(rows)
 
 

@@ -3,7 +3,8 @@
 from datetime import timedelta
 
 from sqlalchemy import delete, func
-from sqlmodel import Session, select
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from fastapi_example.models import LoginFailure, RotatedRefreshToken, Token, TokenPair, User, utcnow
 from fastapi_example.security import new_token, token_digest
@@ -26,48 +27,54 @@ def _issue(token: Token, settings: Settings) -> TokenPair:
     )
 
 
-def open_session(db: Session, user: User, settings: Settings) -> TokenPair:
+async def open_session(db: AsyncSession, user: User, settings: Settings) -> TokenPair:
     """A new session; expired ones and the oldest beyond max_sessions_per_user go.
 
     The user's row is locked first, so concurrent logins of one user queue up here; their
     sessions are then read with a locking read (it sees what the logins before committed)
     and deleted by primary key, which locks no ranges that other users' logins need.
     """
-    db.exec(select(User.id).where(User.id == user.id).with_for_update()).one()
+    (await db.exec(select(User.id).where(User.id == user.id).with_for_update())).one()
     now = utcnow()
-    sessions = db.exec(
-        select(Token.id, Token.refresh_expires_at)
-        .where(Token.user_id == user.id)
-        .order_by(Token.created_at.desc(), Token.id.desc())
-        .with_for_update()
+    sessions = (
+        await db.exec(
+            select(Token.id, Token.refresh_expires_at)
+            .where(Token.user_id == user.id)
+            .order_by(Token.created_at.desc(), Token.id.desc())
+            .with_for_update()
+        )
     ).all()
     live = [token_id for token_id, expires in sessions if expires > now]
     keep = set(live[: max(settings.max_sessions_per_user - 1, 0)])
     ended = [token_id for token_id, _ in sessions if token_id not in keep]
     if ended:
-        db.exec(delete(Token).where(Token.id.in_(ended)))
+        await db.exec(delete(Token).where(Token.id.in_(ended)))
     token = Token(user_id=user.id, created_at=now)
     pair = _issue(token, settings)
     db.add(token)
-    db.commit()
+    await db.commit()
     return pair
 
 
-def rotate_session(db: Session, refresh_token: str, settings: Settings) -> TokenPair | None:
+async def rotate_session(
+    db: AsyncSession, refresh_token: str, settings: Settings
+) -> TokenPair | None:
     """New tokens for a live refresh token; a reused (already rotated) one ends its session."""
     digest = token_digest(refresh_token)
-    row = db.exec(
-        select(Token, User)
-        .join(User, User.id == Token.user_id)
-        .where(Token.refresh_token_hash == digest)
-        .with_for_update()
+    row = (
+        await db.exec(
+            select(Token, User)
+            .join(User, User.id == Token.user_id)
+            .where(Token.refresh_token_hash == digest)
+            .with_for_update()
+        )
     ).first()
     if row is None:
-        reused = db.get(RotatedRefreshToken, digest)
+        reused = await db.get(RotatedRefreshToken, digest)
         if reused is not None:
             # Its rotated digests go with it (ON DELETE CASCADE).
-            db.exec(delete(Token).where(Token.id == reused.token_id))
-            db.commit()
+            await db.exec(delete(Token).where(Token.id == reused.token_id))
+            await db.commit()
         return None
     token, user = row
     if token.refresh_expires_at <= utcnow() or not user.activated:
@@ -79,43 +86,42 @@ def rotate_session(db: Session, refresh_token: str, settings: Settings) -> Token
     )
     pair = _issue(token, settings)
     db.add(token)
-    db.commit()
+    await db.commit()
     return pair
 
 
-def revoke_sessions(db: Session, user_id: int, keep_id: int | None = None) -> None:
+async def revoke_sessions(db: AsyncSession, user_id: int, keep_id: int | None = None) -> None:
     """End every session of a user (but keep_id); the caller commits."""
     query = delete(Token).where(Token.user_id == user_id)
     if keep_id is not None:
         query = query.where(Token.id != keep_id)
-    db.exec(query)
+    await db.exec(query)
 
 
-def throttled_for(db: Session, username: str, settings: Settings) -> int:
+async def throttled_for(db: AsyncSession, username: str, settings: Settings) -> int:
     """Seconds until this username may try again (0: now)."""
     window = timedelta(seconds=settings.login_window_seconds)
     since = utcnow() - window
-    count, oldest = db.exec(
-        select(func.count(), func.min(LoginFailure.failed_at)).where(
-            LoginFailure.username == username, LoginFailure.failed_at > since
-        )
-    ).one()
+    query = select(func.count(), func.min(LoginFailure.failed_at)).where(
+        LoginFailure.username == username, LoginFailure.failed_at > since
+    )
+    count, oldest = (await db.exec(query)).one()
     if count < settings.login_max_failures:
         return 0
     return max(int((oldest + window - utcnow()).total_seconds()) + 1, 1)
 
 
-def record_failure(db: Session, username: str, settings: Settings) -> None:
+async def record_failure(db: AsyncSession, username: str, settings: Settings) -> None:
     # Old failures of this name are no longer needed: prune them while we are here.
     since = utcnow() - timedelta(seconds=settings.login_window_seconds)
-    db.exec(
+    await db.exec(
         delete(LoginFailure).where(
             LoginFailure.username == username, LoginFailure.failed_at <= since
         )
     )
     db.add(LoginFailure(username=username))
-    db.commit()
+    await db.commit()
 
 
-def clear_failures(db: Session, username: str) -> None:
-    db.exec(delete(LoginFailure).where(LoginFailure.username == username))
+async def clear_failures(db: AsyncSession, username: str) -> None:
+    await db.exec(delete(LoginFailure).where(LoginFailure.username == username))

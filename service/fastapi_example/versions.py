@@ -5,49 +5,45 @@ most VERSIONS_CACHE_SECONDS old instead of querying: the check costs nothing per
 GET /roles and /versions need no database round trip.
 """
 
-import threading
+import asyncio
 import time
 from typing import Annotated
 
 from fastapi import Header, HTTPException, Request
-from sqlalchemy import Engine
-from sqlmodel import Session, select
-from starlette.concurrency import run_in_threadpool
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from fastapi_example.models import Role, RolePublic, Version, VersionPublic
 
 
 class CatalogCache:
-    def __init__(self, engine: Engine, ttl: float) -> None:
+    def __init__(self, engine: AsyncEngine, ttl: float) -> None:
         self._engine, self._ttl = engine, ttl
         self.roles: list[RolePublic] = []
         self.versions: list[VersionPublic] = []
         self._supported: dict[str, bool] = {}
         self._loaded_at = float("-inf")
-        self._lock = threading.Lock()
+        self._lock = asyncio.Lock()
 
     @property
     def stale(self) -> bool:
         return time.monotonic() - self._loaded_at > self._ttl
 
-    def refresh(self) -> None:
-        """Reload both tables if the copy is older than the TTL (queries: call it off the loop)."""
+    async def fresh(self) -> "CatalogCache":
+        """The cache, first reloaded from the database if older than the TTL."""
         if self.stale:
-            with self._lock:
+            async with self._lock:  # one reload at a time; the others then find it fresh
                 if self.stale:
-                    with Session(self._engine) as session:
-                        roles = session.exec(select(Role).order_by(Role.id)).all()
-                        versions = session.exec(select(Version).order_by(Version.id)).all()
+                    async with AsyncSession(self._engine) as session:
+                        roles = (await session.exec(select(Role).order_by(Role.id))).all()
+                        versions = (await session.exec(select(Version).order_by(Version.id))).all()
                     self.roles = [RolePublic.model_validate(r, from_attributes=True) for r in roles]
                     self.versions = [
                         VersionPublic.model_validate(v, from_attributes=True) for v in versions
                     ]
                     self._supported = {v.version: v.supported for v in self.versions}
                     self._loaded_at = time.monotonic()
-
-    async def fresh(self) -> "CatalogCache":
-        if self.stale:  # only then queries, in the threadpool; otherwise no thread hop at all
-            await run_in_threadpool(self.refresh)
         return self
 
     def supported(self, version: str) -> bool | None:

@@ -1,19 +1,20 @@
 from fastapi import APIRouter, Request, status
+from sqlalchemy import delete
 
 from fastapi_example.db import SessionDep, retry_on_deadlock
 from fastapi_example.deps import AuthDep, CurrentUser, SettingsDep, unauthorized
 from fastapi_example.login import authenticate
 from fastapi_example.logs import USER_ID_KEY
-from fastapi_example.models import LoginRequest, RefreshRequest, TokenPair, UserPublic
+from fastapi_example.models import LoginRequest, RefreshRequest, Token, TokenPair, UserPublic
 from fastapi_example.sessions import open_session, rotate_session
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
 @router.post("/token", response_model=TokenPair)
-def login(body: LoginRequest, request: Request, db: SessionDep, settings: SettingsDep):
+async def login(body: LoginRequest, request: Request, db: SessionDep, settings: SettingsDep):
     """Open a session (one per device) and get its access and refresh tokens."""
-    user = authenticate(
+    user = await authenticate(
         db,
         body.username,
         body.password,
@@ -22,25 +23,25 @@ def login(body: LoginRequest, request: Request, db: SessionDep, settings: Settin
         challenge={"WWW-Authenticate": "Bearer"},
     )
     request.scope[USER_ID_KEY] = user.id
-    return retry_on_deadlock(db, open_session, user, settings)
+    return await retry_on_deadlock(db, open_session, user, settings)
 
 
 @router.post("/refresh", response_model=TokenPair)
-def refresh(body: RefreshRequest, db: SessionDep, settings: SettingsDep):
+async def refresh(body: RefreshRequest, db: SessionDep, settings: SettingsDep):
     """Exchange a refresh token for new tokens; reusing an exchanged one ends the session."""
-    pair = retry_on_deadlock(db, rotate_session, body.refresh_token, settings)
+    pair = await retry_on_deadlock(db, rotate_session, body.refresh_token, settings)
     if pair is None:
         raise unauthorized("Invalid or expired refresh token")
     return pair
 
 
 @router.get("/me", response_model=UserPublic)
-async def me(user: CurrentUser):  # no I/O: async spares a threadpool hop
+async def me(user: CurrentUser):
     return user
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
-def logout(auth: AuthDep, db: SessionDep) -> None:
+async def logout(auth: AuthDep, db: SessionDep) -> None:
     """End the current session only."""
-    db.delete(auth.session)
-    db.commit()
+    await db.exec(delete(Token).where(Token.id == auth.session.id))
+    await db.commit()

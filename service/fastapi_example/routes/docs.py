@@ -16,7 +16,7 @@ _basic = HTTPBasic(auto_error=False)
 _CHALLENGE = {"WWW-Authenticate": 'Basic realm="fastapi-example docs"'}
 
 
-def docs_access(
+async def docs_access(
     request: Request,
     db: SessionDep,
     settings: SettingsDep,
@@ -26,7 +26,7 @@ def docs_access(
         return
     if credentials is None or not 3 <= len(credentials.username) <= 30:
         raise HTTPException(status_code=401, detail="Not authenticated", headers=_CHALLENGE)
-    user = authenticate(
+    user = await authenticate(
         db,
         credentials.username,
         credentials.password,
@@ -34,7 +34,7 @@ def docs_access(
         request.app.state.metrics,
         challenge=_CHALLENGE,
     )
-    db.commit()
+    await db.commit()
     if settings.docs_access == "admin" and not user.is_admin:
         raise HTTPException(status_code=403, detail="Admin rights required")
 

@@ -3,16 +3,16 @@
 import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import Engine, text
-from starlette.concurrency import run_in_threadpool
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 router = APIRouter(tags=["health"])
 READY_TIMEOUT_SECONDS = 1.0
 
 
-def _ping(engine: Engine) -> None:
-    with engine.connect() as connection:
-        connection.execute(text("SELECT 1"))
+async def _ping(engine: AsyncEngine) -> None:
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))
 
 
 @router.get("/healthz")
@@ -26,7 +26,7 @@ async def readyz(request: Request):
         return JSONResponse({"detail": "Shutting down"}, status_code=503)
     try:
         with anyio.fail_after(READY_TIMEOUT_SECONDS):
-            await run_in_threadpool(_ping, request.app.state.engine)
+            await _ping(request.app.state.db.reader)
     except Exception:
         return JSONResponse({"detail": "Database unavailable"}, status_code=503)
     return {"status": "ready"}

@@ -2,9 +2,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, status
 from fastapi.exceptions import RequestValidationError
-from sqlmodel import Session, select
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from starlette.concurrency import run_in_threadpool
 
-from fastapi_example.db import SessionDep
+from fastapi_example.db import ReadSessionDep, SessionDep
 from fastapi_example.deps import AdminUser, AuthDep, CurrentUser, SettingsDep
 from fastapi_example.errors import unique_or_409
 from fastapi_example.login import set_password
@@ -27,8 +29,8 @@ router = APIRouter(prefix="/users", tags=["users"])
 UserId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
-def _check_role(db: Session, role_id: int) -> None:
-    if db.get(Role, role_id) is None:
+async def _check_role(db: AsyncSession, role_id: int) -> None:
+    if await db.get(Role, role_id) is None:
         raise RequestValidationError(
             [
                 {
@@ -45,22 +47,22 @@ USERNAME_TAKEN = "Username already taken"
 
 
 @router.post("", response_model=UserCreated, status_code=status.HTTP_201_CREATED)
-def create_user(body: UserCreate, _admin: AdminUser, db: SessionDep, settings: SettingsDep):
+async def create_user(body: UserCreate, _admin: AdminUser, db: SessionDep, settings: SettingsDep):
     """Create a user; without a password one is generated and returned this once."""
-    _check_role(db, body.role_id)
+    await _check_role(db, body.role_id)
     password = body.password or generate_password()
     user = User(username=body.username, role_id=body.role_id, hashed_password="")
-    set_password(user, password, settings)
+    await run_in_threadpool(set_password, user, password, settings)
     db.add(user)
-    unique_or_409(db, db.commit, USERNAME_TAKEN)
+    await unique_or_409(db, db.commit, USERNAME_TAKEN)
     generated = None if body.password else password
     return UserCreated(**user.model_dump(), password=generated)
 
 
 @router.get("", response_model=UsersPage)
-def list_users(
+async def list_users(
     _user: CurrentUser,
-    db: SessionDep,
+    db: ReadSessionDep,
     paging: PagingDep,
     username: Filter = None,
     activated: bool | None = None,
@@ -70,67 +72,67 @@ def list_users(
         query = query.where(contains(User.username, username))
     if activated is not None:
         query = query.where(User.activated == activated)
-    total, users = paging.fetch(db, query, User.id)
+    total, users = await paging.fetch(db, query, User.id)
     return UsersPage(page=paging.page, limit=paging.limit, total=total, users=users)
 
 
-def _get_user(db: Session, user_id: int) -> User:
-    user = db.get(User, user_id)
+async def _get_user(db: AsyncSession, user_id: int) -> User:
+    user = await db.get(User, user_id)
     if user is None:
         raise HTTPException(status_code=404, detail="User not found")
     return user
 
 
 @router.get("/{user_id}", response_model=UserPublic)
-def read_user(user_id: UserId, _user: CurrentUser, db: SessionDep):
-    return _get_user(db, user_id)
+async def read_user(user_id: UserId, _user: CurrentUser, db: ReadSessionDep):
+    return await _get_user(db, user_id)
 
 
-def _editable_user(db: Session, caller: User, user_id: int) -> User:
+async def _editable_user(db: AsyncSession, caller: User, user_id: int) -> User:
     """The target of a PATCH/DELETE: yourself, or (for an admin) any non-admin user."""
     if user_id == caller.id:
         return caller
     if not caller.is_admin:
         raise HTTPException(status_code=403, detail="You may only change your own account")
-    target = _get_user(db, user_id)
+    target = await _get_user(db, user_id)
     if target.is_admin:
         raise HTTPException(status_code=403, detail="An admin account is changed only by itself")
     return target
 
 
 @router.patch("/{user_id}", response_model=UserPublic)
-def update_user(
+async def update_user(
     user_id: UserId, body: UserUpdate, auth: AuthDep, db: SessionDep, settings: SettingsDep
 ):
     caller = auth.user
-    user = _editable_user(db, caller, user_id)
+    user = await _editable_user(db, caller, user_id)
     changes = body.model_dump(exclude_unset=True)
     if user is caller and changes.get("role_id", user.role_id) != user.role_id:
         raise HTTPException(status_code=403, detail="You cannot change your own role")
     if user is caller and changes.get("activated", user.activated) != user.activated:
         raise HTTPException(status_code=403, detail="You cannot change your own activation")
     if "role_id" in changes:
-        _check_role(db, changes["role_id"])
+        await _check_role(db, changes["role_id"])
     for field in changes.keys() & {"username", "role_id", "activated"}:
         setattr(user, field, changes[field])
     if "password" in changes:
-        set_password(user, changes["password"], settings)
+        await run_in_threadpool(set_password, user, changes["password"], settings)
         # Other devices must log in again with the new password.
-        revoke_sessions(db, user.id, keep_id=auth.session.id if user is caller else None)
+        await revoke_sessions(db, user.id, keep_id=auth.session.id if user is caller else None)
     if not user.activated:
-        revoke_sessions(db, user.id)
+        await revoke_sessions(db, user.id)
     user.updated_at = utcnow()
     db.add(user)
-    unique_or_409(db, db.commit, USERNAME_TAKEN)
+    await unique_or_409(db, db.commit, USERNAME_TAKEN)
     return user
 
 
 @router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
-def disable_user(user_id: UserId, caller: CurrentUser, db: SessionDep) -> None:
+async def disable_user(user_id: UserId, caller: CurrentUser, db: SessionDep) -> None:
     """Disable the account (it is kept) and end all its sessions."""
-    user = _editable_user(db, caller, user_id)
+    user = await _editable_user(db, caller, user_id)
     user.activated = False
     user.updated_at = utcnow()
-    revoke_sessions(db, user.id)
+    await revoke_sessions(db, user.id)
     db.add(user)
-    db.commit()
+    await db.commit()
