@@ -23,7 +23,7 @@ from fastapi import Depends, Request
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from fastapi_example.settings import Settings
@@ -179,8 +179,7 @@ class Database:
         return gate
 
     @asynccontextmanager
-    async def session(self, engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
-        """A session on `engine` (writer or reader), closed (rolled back if needed) at the end."""
+    async def _gated(self, engine: AsyncEngine) -> AsyncIterator[None]:
         gate = self._gate(engine)
         if gate.locked():
             try:
@@ -189,18 +188,30 @@ class Database:
                 raise PoolTimeoutError("no database connection free in time") from None
         else:
             await gate.acquire()  # free: returns at once, no scheduling round
-        session = AsyncSession(engine, expire_on_commit=False)
         try:
-            yield session
+            yield
         finally:
+            gate.release()
+
+    @asynccontextmanager
+    async def session(self, engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+        """An ORM session on `engine`, closed (rolled back if needed) at the end."""
+        async with self._gated(engine):
+            session = AsyncSession(engine, expire_on_commit=False)
             try:
+                yield session
+            finally:
                 if session.in_transaction():  # a ROLLBACK round trip: finish it even if cancelled
                     with anyio.CancelScope(shield=True):
                         await session.close()
                 else:
                     await session.close()
-            finally:
-                gate.release()
+
+    @asynccontextmanager
+    async def read_connection(self) -> AsyncIterator[AsyncConnection]:
+        """A Core connection of the reader: for hot reads that need no ORM objects."""
+        async with self._gated(self.reader), self.reader.connect() as connection:
+            yield connection
 
 
 def read_session(request: Request):

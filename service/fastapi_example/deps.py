@@ -4,12 +4,10 @@ from typing import Annotated, NamedTuple
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import bindparam
-from sqlmodel import select
+from sqlalchemy import bindparam, select
 
-from fastapi_example.db import read_session
 from fastapi_example.logs import USER_ID_KEY
-from fastapi_example.models import Token, User, utcnow
+from fastapi_example.models import Token, User, UserPublic, utcnow
 from fastapi_example.security import token_digest
 from fastapi_example.settings import Settings
 
@@ -29,14 +27,18 @@ def unauthorized(detail: str) -> HTTPException:
 
 
 class Auth(NamedTuple):
-    user: User
-    session: Token
+    """Who calls (the user's row as read with the token) and through which session."""
+
+    user: UserPublic
+    session_id: int
 
 
-# Built once: constructing the statement on every request cost more than running it.
+# Built once (building it per request cost more than running it). Core, not the ORM: plain
+# columns into a pydantic model cost a third of the CPU of loading two ORM objects.
+_USER_COLUMNS = [User.__table__.c[name] for name in UserPublic.model_fields]
 _SESSION_BY_ACCESS_TOKEN = (
-    select(Token, User)
-    .join(User, User.id == Token.user_id)
+    select(Token.id.label("session_id"), Token.access_expires_at, *_USER_COLUMNS)
+    .join_from(Token, User, User.id == Token.user_id)
     .where(Token.access_token_hash == bindparam("digest"))
 )
 
@@ -49,26 +51,30 @@ async def get_auth(
     if credentials is None:
         raise unauthorized("Not authenticated")
     digest = token_digest(credentials.credentials)
-    async with read_session(request) as db:
-        row = (await db.exec(_SESSION_BY_ACCESS_TOKEN, params={"digest": digest})).first()
-    if row is None or row[0].access_expires_at <= utcnow() or not row[1].activated:
+    async with request.app.state.db.read_connection() as connection:
+        row = (await connection.execute(_SESSION_BY_ACCESS_TOKEN, {"digest": digest})).first()
+    if row is None or row.access_expires_at <= utcnow() or not row.activated:
         raise unauthorized("Invalid or expired token")
-    request.scope[USER_ID_KEY] = row[1].id
-    return Auth(user=row[1], session=row[0])
+    request.scope[USER_ID_KEY] = row.id
+    # Columns straight from the database, already typed by SQLAlchemy: no validation needed.
+    user = UserPublic.model_construct(
+        **{name: row._mapping[name] for name in UserPublic.model_fields}
+    )
+    return Auth(user=user, session_id=row.session_id)
 
 
 AuthDep = Annotated[Auth, Depends(get_auth)]
 
 
-async def get_current_user(auth: AuthDep) -> User:
+async def get_current_user(auth: AuthDep) -> UserPublic:
     return auth.user
 
 
-async def get_admin_user(auth: AuthDep) -> User:
+async def get_admin_user(auth: AuthDep) -> UserPublic:
     if not auth.user.is_admin:
         raise HTTPException(status_code=403, detail="Admin rights required")
     return auth.user
 
 
-CurrentUser = Annotated[User, Depends(get_current_user)]
-AdminUser = Annotated[User, Depends(get_admin_user)]
+CurrentUser = Annotated[UserPublic, Depends(get_current_user)]
+AdminUser = Annotated[UserPublic, Depends(get_admin_user)]

@@ -114,6 +114,10 @@ class UserPublic(UserBase):
     created_at: datetime
     updated_at: datetime
 
+    @property
+    def is_admin(self) -> bool:
+        return self.role_id == ADMIN_ROLE_ID
+
 
 class UserCreated(UserPublic):
     password: str | None = Field(

@@ -43,5 +43,5 @@ async def me(user: CurrentUser):
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
 async def logout(auth: AuthDep, db: SessionDep) -> None:
     """End the current session only."""
-    await db.exec(delete(Token).where(Token.id == auth.session.id))
+    await db.exec(delete(Token).where(Token.id == auth.session_id))
     await db.commit()

@@ -88,10 +88,10 @@ async def read_user(user_id: UserId, _user: CurrentUser, db: ReadSessionDep):
     return await _get_user(db, user_id)
 
 
-async def _editable_user(db: AsyncSession, caller: User, user_id: int) -> User:
+async def _editable_user(db: AsyncSession, caller: UserPublic, user_id: int) -> User:
     """The target of a PATCH/DELETE: yourself, or (for an admin) any non-admin user."""
     if user_id == caller.id:
-        return caller
+        return await _get_user(db, user_id)
     if not caller.is_admin:
         raise HTTPException(status_code=403, detail="You may only change your own account")
     target = await _get_user(db, user_id)
@@ -104,12 +104,12 @@ async def _editable_user(db: AsyncSession, caller: User, user_id: int) -> User:
 async def update_user(
     user_id: UserId, body: UserUpdate, auth: AuthDep, db: SessionDep, settings: SettingsDep
 ):
-    caller = auth.user
-    user = await _editable_user(db, caller, user_id)
+    user = await _editable_user(db, auth.user, user_id)
     changes = body.model_dump(exclude_unset=True)
-    if user is caller and changes.get("role_id", user.role_id) != user.role_id:
+    yourself = user.id == auth.user.id
+    if yourself and changes.get("role_id", user.role_id) != user.role_id:
         raise HTTPException(status_code=403, detail="You cannot change your own role")
-    if user is caller and changes.get("activated", user.activated) != user.activated:
+    if yourself and changes.get("activated", user.activated) != user.activated:
         raise HTTPException(status_code=403, detail="You cannot change your own activation")
     if "role_id" in changes:
         await _check_role(db, changes["role_id"])
@@ -118,7 +118,7 @@ async def update_user(
     if "password" in changes:
         await run_in_threadpool(set_password, user, changes["password"], settings)
         # Other devices must log in again with the new password.
-        await revoke_sessions(db, user.id, keep_id=auth.session.id if user is caller else None)
+        await revoke_sessions(db, user.id, keep_id=auth.session_id if yourself else None)
     if not user.activated:
         await revoke_sessions(db, user.id)
     user.updated_at = utcnow()
