@@ -1,13 +1,12 @@
 """Row counts kept on write (models.RowCount): an unfiltered list's total without COUNT(*)."""
 
-from sqlalchemy import bindparam, func, update
+from sqlalchemy import ScalarSelect, func, update
 from sqlmodel import Session, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from fastapi_example.models import Item, RowCount
 
 COUNTED: dict[str, type[SQLModel]] = {"items": Item}
-_TOTAL = select(RowCount.total).where(RowCount.table_name == bindparam("table"))
 
 
 async def add_rows(db: AsyncSession, table: str, delta: int) -> None:
@@ -17,8 +16,9 @@ async def add_rows(db: AsyncSession, table: str, delta: int) -> None:
     )
 
 
-async def total_rows(db: AsyncSession, table: str) -> int:
-    return (await db.exec(_TOTAL, params={"table": table})).one()
+def kept_total(table: str) -> ScalarSelect:
+    """The kept count as a scalar subquery, to read along with a page of the table."""
+    return select(RowCount.total).where(RowCount.table_name == table).scalar_subquery()
 
 
 def recount(db: Session) -> None:

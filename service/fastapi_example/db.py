@@ -194,10 +194,10 @@ class Database:
             gate.release()
 
     @asynccontextmanager
-    async def session(self, engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
-        """An ORM session on `engine`, closed (rolled back if needed) at the end."""
-        async with self._gated(engine):
-            session = AsyncSession(engine, expire_on_commit=False)
+    async def write_session(self) -> AsyncIterator[AsyncSession]:
+        """An ORM session of the writer, closed (rolled back if need be) at the end."""
+        async with self._gated(self.writer):
+            session = AsyncSession(self.writer, expire_on_commit=False)
             try:
                 yield session
             finally:
@@ -214,35 +214,27 @@ class Database:
             yield connection
 
 
-def read_session(request: Request):
-    """`async with read_session(request) as db:` an autocommit session for reads."""
-    db: Database = request.app.state.db
-    return db.session(db.reader)
-
-
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The writer session of a request that changes data, closed when the endpoint returns."""
-    db: Database = request.app.state.db
-    async with db.session(db.writer) as session:
+    async with request.app.state.db.write_session() as session:
         yield session
 
 
-async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """The reader session of a read route, closed when the endpoint returns."""
-    async with read_session(request) as session:
-        yield session
+async def get_read_connection(request: Request) -> AsyncIterator[AsyncConnection]:
+    """The reader connection of a read route, released when the endpoint returns."""
+    async with request.app.state.db.read_connection() as connection:
+        yield connection
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
-ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
+ReadConnectionDep = Annotated[AsyncConnection, Depends(get_read_connection, scope="function")]
 MYSQL_DEADLOCK = 1213
 
 
 async def retry_on_deadlock(
     db: AsyncSession, work: Callable[..., Awaitable[T]], *args, attempts: int = 3
 ) -> T:
-    """await work(db, *args), run again after a rollback when MySQL picked it as a deadlock
-    victim.
+    """await work(db, *args); again, after a rollback, when MySQL made it a deadlock victim.
 
     Concurrent refreshes of one token, or logins of neighbouring users, can deadlock inside
     InnoDB; the transaction did nothing yet, so running it again is safe.

@@ -1,16 +1,17 @@
-"""Page/limit query parameters and a counted, stably ordered page of a query."""
+"""Page/limit query parameters and a counted, stably ordered page of a table."""
 
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Query
-from sqlalchemy import func
-from sqlmodel import select
-from sqlmodel.ext.asyncio.session import AsyncSession
-from sqlmodel.sql.expression import SelectOfScalar
+from sqlalchemy import ColumnElement, ScalarSelect, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel import SQLModel
 
 from fastapi_example.models import Text
+from fastapi_example.rows import public_columns, to_public
 
 MAX_PAGE = 2_147_483_647
+M = TypeVar("M", bound=SQLModel)
 
 
 class Paging:
@@ -18,15 +19,32 @@ class Paging:
         self.page, self.limit = page, limit
 
     async def fetch(
-        self, db: AsyncSession, query: SelectOfScalar, order_by, total: int | None = None
-    ) -> tuple[int, list]:
-        """(total matching rows, counted unless given; this page's rows ordered by order_by)."""
+        self,
+        connection: AsyncConnection,
+        public: type[M],
+        table: type[SQLModel],
+        where: list[ColumnElement[bool]],
+        total: ScalarSelect | None = None,
+    ) -> tuple[int, list[M]]:
+        """(rows matching `where`, this page of them as `public` models, ordered by id).
+
+        The total rides along with the page as a scalar subquery (counted with `where` unless
+        given): one round trip, and a second only when the page is past the end.
+        """
         if total is None:
-            count = select(func.count()).select_from(query.subquery())
-            total = (await db.exec(count)).one()
-        page = query.order_by(order_by).offset((self.page - 1) * self.limit).limit(self.limit)
-        rows = (await db.exec(page)).all()
-        return total, list(rows)
+            total = select(func.count()).select_from(table).where(*where).scalar_subquery()
+        id_column = table.__table__.c.id
+        page = (
+            select(*public_columns(public, table), total.label("_total"))
+            .where(*where)
+            .order_by(id_column)
+            .offset((self.page - 1) * self.limit)
+            .limit(self.limit)
+        )
+        rows = (await connection.execute(page)).all()
+        if not rows:
+            return (await connection.execute(select(total))).scalar_one(), []
+        return rows[0]._total, [to_public(public, row) for row in rows]
 
 
 async def paging(

@@ -1,11 +1,11 @@
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, status
-from sqlmodel import select
+from sqlalchemy import bindparam, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from fastapi_example.counts import add_rows, total_rows
-from fastapi_example.db import ReadSessionDep, SessionDep
+from fastapi_example.counts import add_rows, kept_total
+from fastapi_example.db import ReadConnectionDep, SessionDep
 from fastapi_example.deps import CurrentUser
 from fastapi_example.errors import unique_or_409
 from fastapi_example.models import (
@@ -15,10 +15,11 @@ from fastapi_example.models import (
     ItemPublic,
     ItemsPage,
     ItemUpdate,
-    User,
+    UserPublic,
     utcnow,
 )
 from fastapi_example.paging import Filter, PagingDep, contains
+from fastapi_example.rows import public_columns, to_public
 
 router = APIRouter(prefix="/items", tags=["items"])
 ItemId = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -45,40 +46,43 @@ async def create_item(body: ItemCreate, user: CurrentUser, db: SessionDep):
 @router.get("", response_model=ItemsPage)
 async def list_items(
     _user: CurrentUser,
-    db: ReadSessionDep,
+    connection: ReadConnectionDep,
     paging: PagingDep,
     name: Filter = None,
     description: Filter = None,
 ):
     """Every item, filtered by name and description substrings (case-insensitive)."""
-    query = select(Item)
+    where = []
     if name is not None:
-        query = query.where(contains(Item.name, name))
+        where.append(contains(Item.name, name))
     if description is not None:
-        query = query.where(contains(Item.description, description))
+        where.append(contains(Item.description, description))
     # Unfiltered, the total is the count kept on write: COUNT(*) reads every row in InnoDB.
-    total = await total_rows(db, "items") if name is None and description is None else None
-    total, items = await paging.fetch(db, query, Item.id, total)
+    total = None if where else kept_total("items")
+    total, items = await paging.fetch(connection, ItemPublic, Item, where, total)
     return ItemsPage(page=paging.page, limit=paging.limit, total=total, items=items)
 
 
-async def _get_item(db: AsyncSession, item_id: int) -> Item:
-    item = await db.get(Item, item_id)
-    if item is None:
-        raise HTTPException(status_code=404, detail="Item not found")
-    return item
-
-
-async def _owned_item(db: AsyncSession, user: User, item_id: int) -> Item:
-    item = await _get_item(db, item_id)
-    if item.user_id != user.id and not user.is_admin:
-        raise HTTPException(status_code=403, detail="Only the owner or an admin may change it")
-    return item
+ITEM_NOT_FOUND = "Item not found"
+_ITEM_BY_ID = select(*public_columns(ItemPublic, Item)).where(Item.id == bindparam("id"))
 
 
 @router.get("/{item_id}", response_model=ItemPublic)
-async def read_item(item_id: ItemId, _user: CurrentUser, db: ReadSessionDep):
-    return await _get_item(db, item_id)
+async def read_item(item_id: ItemId, _user: CurrentUser, connection: ReadConnectionDep):
+    row = (await connection.execute(_ITEM_BY_ID, {"id": item_id})).first()
+    if row is None:
+        raise HTTPException(status_code=404, detail=ITEM_NOT_FOUND)
+    return to_public(ItemPublic, row)
+
+
+async def _owned_item(db: AsyncSession, user: UserPublic, item_id: int) -> Item:
+    """The item to change, loaded in the write transaction; 403 unless owner or admin."""
+    item = await db.get(Item, item_id)
+    if item is None:
+        raise HTTPException(status_code=404, detail=ITEM_NOT_FOUND)
+    if item.user_id != user.id and not user.is_admin:
+        raise HTTPException(status_code=403, detail="Only the owner or an admin may change it")
+    return item
 
 
 @router.patch("/{item_id}", response_model=ItemPublic)

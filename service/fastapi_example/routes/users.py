@@ -2,11 +2,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, status
 from fastapi.exceptions import RequestValidationError
-from sqlmodel import select
+from sqlalchemy import bindparam, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.concurrency import run_in_threadpool
 
-from fastapi_example.db import ReadSessionDep, SessionDep
+from fastapi_example.db import ReadConnectionDep, SessionDep
 from fastapi_example.deps import AdminUser, AuthDep, CurrentUser, SettingsDep
 from fastapi_example.errors import unique_or_409
 from fastapi_example.login import set_password
@@ -22,6 +22,7 @@ from fastapi_example.models import (
     utcnow,
 )
 from fastapi_example.paging import Filter, PagingDep, contains
+from fastapi_example.rows import public_columns, to_public
 from fastapi_example.security import generate_password
 from fastapi_example.sessions import revoke_sessions
 
@@ -62,30 +63,37 @@ async def create_user(body: UserCreate, _admin: AdminUser, db: SessionDep, setti
 @router.get("", response_model=UsersPage)
 async def list_users(
     _user: CurrentUser,
-    db: ReadSessionDep,
+    connection: ReadConnectionDep,
     paging: PagingDep,
     username: Filter = None,
     activated: bool | None = None,
 ):
-    query = select(User)
+    where = []
     if username is not None:
-        query = query.where(contains(User.username, username))
+        where.append(contains(User.username, username))
     if activated is not None:
-        query = query.where(User.activated == activated)
-    total, users = await paging.fetch(db, query, User.id)
+        where.append(User.activated == activated)
+    total, users = await paging.fetch(connection, UserPublic, User, where)
     return UsersPage(page=paging.page, limit=paging.limit, total=total, users=users)
+
+
+USER_NOT_FOUND = "User not found"
+_USER_BY_ID = select(*public_columns(UserPublic, User)).where(User.id == bindparam("id"))
 
 
 async def _get_user(db: AsyncSession, user_id: int) -> User:
     user = await db.get(User, user_id)
     if user is None:
-        raise HTTPException(status_code=404, detail="User not found")
+        raise HTTPException(status_code=404, detail=USER_NOT_FOUND)
     return user
 
 
 @router.get("/{user_id}", response_model=UserPublic)
-async def read_user(user_id: UserId, _user: CurrentUser, db: ReadSessionDep):
-    return await _get_user(db, user_id)
+async def read_user(user_id: UserId, _user: CurrentUser, connection: ReadConnectionDep):
+    row = (await connection.execute(_USER_BY_ID, {"id": user_id})).first()
+    if row is None:
+        raise HTTPException(status_code=404, detail=USER_NOT_FOUND)
+    return to_public(UserPublic, row)
 
 
 async def _editable_user(db: AsyncSession, caller: UserPublic, user_id: int) -> User:
