@@ -145,6 +145,26 @@ def test_probes_are_neither_counted_nor_logged(api):
     assert access_lines(api, "probe-1", wait=False) == []
 
 
+def test_the_http_families_are_served_as_the_dashboards_query_them(api):
+    with api.client() as client:
+        assert client.get("/versions").status_code == 200
+        assert client.get("/no/such/path").status_code == 404
+    response = httpx.get(f"{api.metrics_url}/metrics", timeout=5)
+    families = {
+        family.name: family
+        for family in text_string_to_metric_families(response.text)
+        if family.name.startswith("http_")
+    }
+    # The instrumentator's request and response size summaries are gone: nothing read them.
+    assert set(families) == {
+        "http_requests",
+        "http_request_duration_seconds",
+        "http_request_duration_highr_seconds",
+    }
+    counted = {(s.labels["handler"], s.labels["status"]) for s in families["http_requests"].samples}
+    assert {("/versions", "2xx"), ("none", "4xx")} <= counted
+
+
 def test_no_request_line_carries_a_body_or_query(api):
     secret = "query-secret-value"
     with api.client() as client:
