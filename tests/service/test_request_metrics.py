@@ -13,14 +13,12 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
+# A test requirement (requirements-dev.txt): the app itself no longer uses it.
+from prometheus_fastapi_instrumentator import Instrumentator
+
 from fastapi_example.main import create_app
 from fastapi_example.metrics import UNCOUNTED_PATHS, Metrics
 from tests.service.conftest import make_settings, migrated
-
-try:
-    from prometheus_fastapi_instrumentator import Instrumentator
-except ImportError:  # dropped from the requirements: only the pinned expectations remain
-    Instrumentator = None
 
 # Instrumentator(...).instrument(...) exactly as metrics.py called it before.
 OLD_HIGHR_BUCKETS = (
@@ -48,23 +46,23 @@ PROBES = ["/healthz", "/readyz", "/metrics"]  # /metrics is a 404 on the API por
 
 
 @pytest.fixture(scope="module")
-def registries(tmp_path_factory) -> Iterator[tuple[CollectorRegistry, CollectorRegistry | None]]:
-    """(the app's registry, the instrumentator's or None) after REQUESTS and PROBES."""
-    reference = CollectorRegistry() if Instrumentator else None
+def registries(tmp_path_factory) -> Iterator[tuple[CollectorRegistry, CollectorRegistry]]:
+    """(the app's registry, the instrumentator's) after REQUESTS and PROBES."""
+    reference = CollectorRegistry()
     instrument = Metrics.instrument
 
     def instrument_both(metrics: Metrics, app) -> None:
         instrument(metrics, app)
-        if reference is not None:  # added after: wraps ours, inside the access log
-            Instrumentator(
-                should_group_status_codes=True,
-                excluded_handlers=[f"^{path}$" for path in UNCOUNTED_PATHS],
-                registry=reference,
-            ).instrument(
-                app,
-                latency_highr_buckets=OLD_HIGHR_BUCKETS,
-                latency_lowr_buckets=OLD_LOWR_BUCKETS,
-            )
+        # Added after ours: it wraps ours, inside the access log.
+        Instrumentator(
+            should_group_status_codes=True,
+            excluded_handlers=[f"^{path}$" for path in UNCOUNTED_PATHS],
+            registry=reference,
+        ).instrument(
+            app,
+            latency_highr_buckets=OLD_HIGHR_BUCKETS,
+            latency_lowr_buckets=OLD_LOWR_BUCKETS,
+        )
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(Metrics, "instrument", instrument_both)
@@ -139,8 +137,6 @@ def test_latency_histograms_have_the_old_labels_and_buckets(registries):
 
 def test_same_series_as_the_instrumentator(registries):
     ours, reference = registries
-    if reference is None:
-        pytest.skip("prometheus-fastapi-instrumentator is not installed")
     ours, reference = http_families(ours), http_families(reference)
     assert set(reference) - set(ours) == DROPPED
     for name, family in ours.items():
