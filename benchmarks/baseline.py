@@ -1,9 +1,20 @@
-"""The baseline: a bare ASGI app doing the API's SQL through pymysql, without the framework.
+"""The baseline: the API's SQL through asyncmy, the API's driver, without the framework.
 
-Served by the same uvicorn (uvloop, httptools, one worker) as the API. Reads run on the event
-loop over one connection (the cheapest way to send one query); writes run on a pool of
-threads with a connection each, so commits (fsync) and password hashing overlap as they do
-in the API. `GET /ceiling` answers a constant body: the server stack alone.
+`make bench` divides each route's throughput by this app's: the share of what the database
+and the driver allow for the same statements. The API runs SQLAlchemy's asyncio extension
+over asyncmy (`mysql+asyncmy://`), so this app does what that leaves to the driver: every
+query awaited on the event loop, over a pool of DB_POOL_SIZE (default 10) connections in
+autocommit mode. A read is one statement. Logins, refreshes and item creation are a
+transaction on the request's connection, BEGIN … COMMIT at READ COMMITTED as in the API,
+rolled back when anything fails and run again when InnoDB makes it a deadlock victim (3
+attempts, as the API's retry_on_deadlock); PATCH /items/{id} stays a read and one autocommit
+UPDATE. Argon2 (POST /auth/token) runs in a small thread pool, off the event loop, as in the
+API. No FastAPI, SQLAlchemy or pydantic; served by the same uvicorn (uvloop, httptools, one
+worker). `GET /ceiling` answers a constant body: the server stack alone.
+
+Statuses and JSON bodies are the API's for the requests the benchmark sends and for their
+401, 403, 404 and 409 answers; not for validation errors (422) or login throttling (429):
+the throttling count is read, as the API reads it, but not acted on.
 
     uvicorn --app-dir benchmarks baseline:app   (DB_NAME, PASSWORD_PEPPER from the environment)
 """
@@ -14,38 +25,39 @@ import hmac
 import json
 import os
 import secrets
-import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs
 
-import pymysql
+import asyncmy
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
 
 PEPPER = os.environ["PASSWORD_PEPPER"].encode()
-# Argon2id as the API hashes (19 MiB, 2 passes, 1 lane).
+# Argon2id as the API hashes (19 MiB, 2 passes, 1 lane): CPU-bound, and it releases the GIL,
+# so one thread per core is all it can use.
 HASHER = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
-_local = threading.local()
-_writers = ThreadPoolExecutor(max_workers=int(os.environ.get("DB_POOL_SIZE", "10")))
+_hashers = ThreadPoolExecutor(max_workers=os.cpu_count() or 2)
+POOL_SIZE = int(os.environ.get("DB_POOL_SIZE", "10"))
+DEADLOCK = 1213
+pool: asyncmy.Pool  # opened at start-up (ASGI lifespan)
 
 
-def connect() -> pymysql.Connection:
-    return pymysql.connect(
+async def open_pool() -> asyncmy.Pool:
+    return await asyncmy.create_pool(
+        minsize=POOL_SIZE,
+        maxsize=POOL_SIZE,
         host=os.environ.get("DB_HOST", "127.0.0.1"),
         port=int(os.environ.get("DB_PORT", "3306")),
         user=os.environ.get("DB_USER", "root"),
         password=os.environ.get("DB_PASSWORD", ""),
-        database=os.environ["DB_NAME"],
+        db=os.environ["DB_NAME"],
         charset="utf8mb4",
         autocommit=True,
+        # The API's transactions: no gap locks (with them, concurrent refreshes deadlock).
+        init_command="SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
     )
-
-
-def conn() -> pymysql.Connection:
-    if not hasattr(_local, "conn"):
-        _local.conn = connect()
-    return _local.conn
 
 
 def now() -> datetime:
@@ -57,7 +69,7 @@ def digest(token: str) -> str:
 
 
 def iso(value: datetime) -> str:
-    return value.isoformat()
+    return value.isoformat() + "Z"  # UTC, written as the API's pydantic writes it
 
 
 class Reply(Exception):
@@ -65,13 +77,25 @@ class Reply(Exception):
         self.status, self.body = status, body
 
 
-def fetch(sql: str, args=()) -> list[tuple]:
-    with conn().cursor() as cur:
-        cur.execute(sql, args)
-        return cur.fetchall()
+async def fetch(conn, sql: str, args=()) -> tuple:
+    async with conn.cursor() as cur:
+        await cur.execute(sql, args)
+        return await cur.fetchall()
+
+
+@asynccontextmanager
+async def transaction(conn):
+    await conn.begin()
+    try:
+        yield
+    except BaseException:
+        await conn.rollback()
+        raise
+    await conn.commit()
 
 
 USER_COLUMNS = "u.id, u.username, u.role_id, u.activated, u.created_at, u.updated_at"
+ITEM_COLUMNS = "id, name, description, user_id, created_at, updated_at"
 
 
 def user_json(row) -> dict:
@@ -96,14 +120,12 @@ def item_json(row) -> dict:
     }
 
 
-ITEM_COLUMNS = "id, name, description, user_id, created_at, updated_at"
-
-
-def authenticate(headers: dict) -> tuple:
-    value = headers.get(b"authorization", b"").decode()
+async def authenticate(request, conn) -> tuple:
+    value = request["headers"].get(b"authorization", b"").decode()
     if not value.startswith("Bearer "):
         raise Reply(401, {"detail": "Not authenticated"})
-    rows = fetch(
+    rows = await fetch(
+        conn,
         f"SELECT t.id, t.access_expires_at, {USER_COLUMNS} FROM tokens t"  # noqa: S608 - constant SQL fragments, values bound
         " JOIN users u ON u.id = t.user_id WHERE t.access_token_hash = %s",
         (digest(value[7:]),),
@@ -113,72 +135,77 @@ def authenticate(headers: dict) -> tuple:
     return rows[0][2:]
 
 
-def roles(_request) -> list:
-    return [{"id": i, "name": n} for i, n in fetch("SELECT id, name FROM roles ORDER BY id")]
+async def roles(_request, conn) -> list:
+    rows = await fetch(conn, "SELECT id, name FROM roles ORDER BY id")
+    return [{"id": i, "name": n} for i, n in rows]
 
 
-def versions(_request) -> list:
-    rows = fetch("SELECT id, version, supported FROM versions ORDER BY id")
+async def versions(_request, conn) -> list:
+    rows = await fetch(conn, "SELECT id, version, supported FROM versions ORDER BY id")
     return [{"id": i, "version": v, "supported": bool(s)} for i, v, s in rows]
 
 
-def me(request) -> dict:
-    return user_json(authenticate(request["headers"]))
+async def me(request, conn) -> dict:
+    return user_json(await authenticate(request, conn))
 
 
-def read_item(request) -> dict:
-    authenticate(request["headers"])
-    rows = fetch(f"SELECT {ITEM_COLUMNS} FROM items WHERE id = %s", (request["id"],))  # noqa: S608 - constant SQL fragments, values bound
+async def read_item(request, conn) -> dict:
+    await authenticate(request, conn)
+    rows = await fetch(conn, f"SELECT {ITEM_COLUMNS} FROM items WHERE id = %s", (request["id"],))  # noqa: S608 - constant SQL fragments, values bound
     if not rows:
         raise Reply(404, {"detail": "Item not found"})
     return item_json(rows[0])
 
 
-def list_items(request) -> dict:
-    authenticate(request["headers"])
+async def list_items(request, conn) -> dict:
+    await authenticate(request, conn)
     query = parse_qs(request["query"])
     page, limit = int(query.get("page", ["1"])[0]), int(query.get("limit", ["20"])[0])
     where, args = "", ()
     if "name" in query:
         text = query["name"][0].lower().replace("/", "//").replace("%", "/%").replace("_", "/_")
         where, args = " WHERE lower(name) LIKE %s ESCAPE '/'", (f"%{text}%",)
-        total = fetch(f"SELECT count(*) FROM items{where}", args)[0][0]  # noqa: S608 - constant SQL fragments, values bound
-    else:
-        total = fetch("SELECT items FROM row_counts WHERE id = 1")[0][0]
-    rows = fetch(
+        total = (await fetch(conn, f"SELECT count(*) FROM items{where}", args))[0][0]  # noqa: S608 - constant SQL fragments, values bound
+    else:  # the count kept on write (row_counts): COUNT(*) reads every row in InnoDB
+        total = (await fetch(conn, "SELECT total FROM row_counts WHERE table_name = 'items'"))[0][0]
+    rows = await fetch(
+        conn,
         f"SELECT {ITEM_COLUMNS} FROM items{where} ORDER BY id LIMIT %s OFFSET %s",  # noqa: S608 - constant SQL fragments, values bound
         (*args, limit, (page - 1) * limit),
     )
     return {"page": page, "limit": limit, "total": total, "items": [item_json(r) for r in rows]}
 
 
-def create_item(request) -> dict:
-    user = authenticate(request["headers"])
+async def create_item(request, conn) -> dict:
+    user = await authenticate(request, conn)
     body = json.loads(request["body"])
-    stamp = now()
-    with conn().cursor() as cur:
-        cur.execute("BEGIN")
-        cur.execute(
-            "INSERT INTO items (name, description, user_id, created_at, updated_at)"
-            " VALUES (%s, %s, %s, %s, %s)",
-            (body["name"], body.get("description"), user[0], stamp, stamp),
-        )
-        item_id = cur.lastrowid
-        cur.execute("UPDATE row_counts SET items = items + 1 WHERE id = 1")
-        cur.execute("COMMIT")
-    return item_json((item_id, body["name"], body.get("description"), user[0], stamp, stamp))
+    name, description, stamp = body["name"], body.get("description"), now()
+    async with transaction(conn):
+        try:
+            await fetch(
+                conn,
+                "INSERT INTO items (name, description, user_id, created_at, updated_at)"
+                " VALUES (%s, %s, %s, %s, %s)",
+                (name, description, user[0], stamp, stamp),
+            )
+        except asyncmy.IntegrityError:
+            raise Reply(409, {"detail": "An item with that name already exists"}) from None
+        item_id = conn.insert_id()
+        await fetch(conn, "UPDATE row_counts SET total = total + 1 WHERE table_name = 'items'")
+    return item_json((item_id, name, description, user[0], stamp, stamp))
 
 
-def update_item(request) -> dict:
-    user = authenticate(request["headers"])
+async def update_item(request, conn) -> dict:
+    user = await authenticate(request, conn)
     body = json.loads(request["body"])
-    rows = fetch(f"SELECT {ITEM_COLUMNS} FROM items WHERE id = %s", (request["id"],))  # noqa: S608 - constant SQL fragments, values bound
+    rows = await fetch(conn, f"SELECT {ITEM_COLUMNS} FROM items WHERE id = %s", (request["id"],))  # noqa: S608 - constant SQL fragments, values bound
     if not rows:
         raise Reply(404, {"detail": "Item not found"})
     if rows[0][3] != user[0] and user[2] != 1:
         raise Reply(403, {"detail": "Only the owner or an admin may change it"})
     stamp = now()
-    fetch(
+    await fetch(
+        conn,
         "UPDATE items SET description = %s, updated_at = %s WHERE id = %s",
         (body["description"], stamp, request["id"]),
     )
@@ -186,7 +213,7 @@ def update_item(request) -> dict:
     return item_json((row[0], row[1], body["description"], row[3], row[4], stamp))
 
 
-def _issue(cur, token_id: int | None, user_id: int) -> dict:
+async def _issue(conn, token_id: int | None, user_id: int) -> dict:
     access, refresh, stamp = secrets.token_urlsafe(48), secrets.token_urlsafe(48), now()
     values = (
         digest(access),
@@ -195,13 +222,15 @@ def _issue(cur, token_id: int | None, user_id: int) -> dict:
         stamp + timedelta(days=200),
     )
     if token_id is None:
-        cur.execute(
+        await fetch(
+            conn,
             "INSERT INTO tokens (user_id, access_token_hash, access_expires_at,"
             " refresh_token_hash, refresh_expires_at, created_at) VALUES (%s, %s, %s, %s, %s, %s)",
             (user_id, *values, stamp),
         )
     else:
-        cur.execute(
+        await fetch(
+            conn,
             "UPDATE tokens SET access_token_hash = %s, access_expires_at = %s,"
             " refresh_token_hash = %s, refresh_expires_at = %s WHERE id = %s",
             (*values, token_id),
@@ -209,63 +238,71 @@ def _issue(cur, token_id: int | None, user_id: int) -> dict:
     return {"id": user_id, "access_token": access, "expires": 7200, "refresh_token": refresh}
 
 
-def login(request) -> dict:
+def verify(hashed: str, password: str) -> bool:
+    peppered = hmac.new(PEPPER, password.encode(), hashlib.sha256).hexdigest()
+    try:
+        return HASHER.verify(hashed, peppered)
+    except VerificationError:
+        return False
+
+
+async def login(request, conn) -> dict:
     body = json.loads(request["body"])
-    name = body["username"]
-    stamp = now()
-    with conn().cursor() as cur:
-        cur.execute("BEGIN")
-        cur.execute(
+    name, stamp = body["username"], now()
+    async with transaction(conn):
+        await fetch(
+            conn,
             "SELECT count(*), min(failed_at) FROM login_failures"
             " WHERE username = %s AND failed_at > %s",
             (name, stamp - timedelta(seconds=300)),
         )
-        cur.execute("SELECT id, hashed_password, activated FROM users WHERE username = %s", (name,))
-        user = cur.fetchone()
-        peppered = hmac.new(PEPPER, body["password"].encode(), hashlib.sha256).hexdigest()
-        try:
-            HASHER.verify(user[1], peppered)
-        except (VerificationError, TypeError):
-            cur.execute("ROLLBACK")
-            raise Reply(401, {"detail": "Incorrect username or password"}) from None
-        cur.execute("DELETE FROM login_failures WHERE username = %s", (name,))
-        cur.execute("SELECT id FROM users WHERE id = %s FOR UPDATE", (user[0],))
-        cur.execute(
-            "DELETE FROM tokens WHERE user_id = %s AND refresh_expires_at <= %s", (user[0], stamp)
+        rows = await fetch(
+            conn, "SELECT id, hashed_password, activated FROM users WHERE username = %s", (name,)
         )
-        cur.execute(
+        loop = asyncio.get_running_loop()
+        if not rows or not await loop.run_in_executor(
+            _hashers, verify, rows[0][1], body["password"]
+        ):
+            raise Reply(401, {"detail": "Incorrect username or password"})
+        user_id, _, activated = rows[0]
+        if not activated:
+            raise Reply(403, {"detail": "User is disabled"})
+        await fetch(conn, "DELETE FROM login_failures WHERE username = %s", (name,))
+        await fetch(conn, "SELECT id FROM users WHERE id = %s FOR UPDATE", (user_id,))
+        await fetch(
+            conn,
+            "DELETE FROM tokens WHERE user_id = %s AND refresh_expires_at <= %s",
+            (user_id, stamp),
+        )
+        live = await fetch(
+            conn,
             "SELECT id FROM tokens WHERE user_id = %s ORDER BY created_at DESC, id DESC",
-            (user[0],),
+            (user_id,),
         )
-        live = [row[0] for row in cur.fetchall()]
-        if len(live) > 1:
-            cur.execute("DELETE FROM tokens WHERE id IN %s", (live[1:],))
-        pair = _issue(cur, None, user[0])
-        cur.execute("COMMIT")
-    return pair
+        if len(live) > 1:  # the newest stays: with the new one, MAX_SESSIONS_PER_USER = 2
+            await fetch(conn, "DELETE FROM tokens WHERE id IN %s", (tuple(r[0] for r in live[1:]),))
+        return await _issue(conn, None, user_id)
 
 
-def refresh(request) -> dict:
+async def refresh(request, conn) -> dict:
     presented = digest(json.loads(request["body"])["refresh_token"])
-    with conn().cursor() as cur:
-        cur.execute("BEGIN")
-        cur.execute(
+    async with transaction(conn):
+        rows = await fetch(
+            conn,
             "SELECT t.id, t.refresh_expires_at, t.user_id, u.activated FROM tokens t"
             " JOIN users u ON u.id = t.user_id WHERE t.refresh_token_hash = %s FOR UPDATE",
             (presented,),
         )
-        row = cur.fetchone()
-        if row is None or row[1] <= now() or not row[3]:
-            cur.execute("ROLLBACK")
+        if not rows or rows[0][1] <= now() or not rows[0][3]:
             raise Reply(401, {"detail": "Invalid or expired refresh token"})
-        cur.execute(
+        token_id, expires, user_id, _ = rows[0]
+        await fetch(
+            conn,
             "INSERT INTO rotated_refresh_tokens (refresh_token_hash, token_id, expires_at)"
             " VALUES (%s, %s, %s)",
-            (presented, row[0], row[1]),
+            (presented, token_id, expires),
         )
-        pair = _issue(cur, row[0], row[2])
-        cur.execute("COMMIT")
-    return pair
+        return await _issue(conn, token_id, user_id)
 
 
 GETS = {"/roles": roles, "/versions": versions, "/auth/me": me, "/items": list_items}
@@ -279,9 +316,34 @@ def route(method: str, path: str):
     return (GETS if method == "GET" else POSTS if method == "POST" else {}).get(path), None
 
 
+async def answer(handler, request):
+    """The handler's result, on one pooled connection for the whole request."""
+    async with pool.acquire() as conn:
+        for attempt in (1, 2, 3):
+            try:
+                return await handler(request, conn)
+            except asyncmy.OperationalError as error:
+                if error.args[0] != DEADLOCK or attempt == 3:
+                    raise
+
+
+async def lifespan(receive, send) -> None:
+    global pool
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            pool = await open_pool()
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            pool.close()
+            await pool.wait_closed()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
 async def app(scope, receive, send):
-    if scope["type"] != "http":
-        return
+    if scope["type"] == "lifespan":
+        return await lifespan(receive, send)
     method, path = scope["method"], scope["path"]
     status, body = 200, CEILING
     if path != "/ceiling":
@@ -300,12 +362,7 @@ async def app(scope, receive, send):
         try:
             if handler is None:
                 raise Reply(404, {"detail": "Not Found"})
-            if method == "GET":
-                result = handler(request)
-            else:
-                result = await asyncio.get_running_loop().run_in_executor(
-                    _writers, handler, request
-                )
+            result = await answer(handler, request)
             status = 201 if (method, path) == ("POST", "/items") else 200
         except Reply as reply:
             status, result = reply.status, reply.body

@@ -6,11 +6,15 @@ from pathlib import Path
 
 import seed
 
+# One file per wrk run of POST /auth/refresh (refresh tokens are good once), and one for each
+# server's one-request check (procs.check).
 REFRESH_RUNS = [
     "refresh-api-warm.txt",
     "refresh-api.txt",
     "refresh-baseline-warm.txt",
     "refresh-baseline.txt",
+    "refresh-api-check.txt",
+    "refresh-baseline-check.txt",
 ]
 
 
@@ -43,7 +47,6 @@ def build(env: dict, data_dir: Path, users: int, items: int, sessions: int) -> d
     timings["seed_s"] = round(time.monotonic() - started, 2)
     data_dir.mkdir(parents=True, exist_ok=True)
     (data_dir / "tokens.txt").write_text("".join(f"{a}\n" for _, a, _ in read_sessions))
-    # One file per wrk run of POST /auth/refresh (refresh tokens are good once).
     for n, name in enumerate(REFRESH_RUNS):
         tokens = refresh_sessions[n :: len(REFRESH_RUNS)]
         (data_dir / name).write_text("".join(f"{r}\n" for _, _, r in tokens))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 TICK = os.sysconf("SC_CLK_TCK")
+KEPT = ", kept with BENCH_KEEP_DB=1"
 
 
 def wait_ready(url: str, timeout: float = 30) -> float:
@@ -26,11 +27,17 @@ def wait_ready(url: str, timeout: float = 30) -> float:
     raise RuntimeError(f"{url} not ready after {timeout} s")
 
 
+class RouteFailed(RuntimeError):
+    """A route answered other than 2xx, or wrk's connections failed: its numbers mean nothing."""
+
+
 class Server:
     """A server process with its stdout in a log file; stopped with SIGTERM."""
 
-    def __init__(self, args: list[str], env: dict, port: int, log: Path, ready_path: str):
-        self.port, self.log = port, log
+    def __init__(
+        self, name: str, args: list[str], env: dict, port: int, log: Path, ready_path: str
+    ):
+        self.name, self.port, self.log = name, port, log
         started = time.monotonic()
         self.process = subprocess.Popen(
             args, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT, cwd=HERE
@@ -64,13 +71,14 @@ class Server:
 
 def api(env: dict, port: int, log: Path) -> Server:
     """The API as the image runs it: `fastapi-example serve` (migrate has run before)."""
-    return Server(["fastapi-example", "serve"], dict(env, PORT=str(port)), port, log, "/readyz")
+    args = ["fastapi-example", "serve"]
+    return Server("API", args, dict(env, PORT=str(port)), port, log, "/readyz")
 
 
 def baseline(env: dict, port: int, log: Path) -> Server:
     args = ["uvicorn", "--app-dir", str(HERE), "baseline:app", "--port", str(port)]
     args += ["--no-access-log", "--log-level", "warning", "--no-server-header"]
-    return Server(args, env, port, log, "/ceiling")
+    return Server("baseline", args, env, port, log, "/ceiling")
 
 
 def wrk_env(env: dict, data_dir: Path, items: int, threads: int, target: str) -> dict:
@@ -93,20 +101,25 @@ def wrk(
     connections: int = 16,
     stop_when=None,
 ) -> dict:
-    """One wrk run; with stop_when (a Popen), wrk is interrupted when that process ends."""
+    """One wrk run; with stop_when (a Popen), wrk is interrupted when that process ends.
+
+    `sample` (only when the script kept one, see wrk/common.lua): the first answer that was
+    not 2xx, {"status", "body"}; in a check run, the first answer.
+    """
     args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{int(seconds)}s", "--timeout", "10s"]
     args += ["-s", str(HERE / "wrk" / script), url]
     run = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     if stop_when is not None:
         stop_when.wait()
         run.send_signal(signal.SIGINT)
-    out = run.communicate(timeout=seconds + 60)[0].decode()
+    out = run.communicate(timeout=seconds + 60)[0].decode(errors="replace")
     lines = [line for line in out.splitlines() if line.startswith("BENCH ")]
+    samples = [line[13:] for line in out.splitlines() if line.startswith("BENCH_SAMPLE ")]
     if not lines:
         raise RuntimeError(f"wrk {script} printed no summary:\n{out}")
     raw = json.loads(lines[-1][6:])
     seconds = raw["duration_us"] / 1e6
-    return {
+    result = {
         "requests": raw["requests"],
         "rps": round(raw["requests"] / seconds, 1),
         "p50_ms": raw["p50_us"] / 1000,
@@ -117,17 +130,70 @@ def wrk(
         "non_2xx": raw["non_2xx"],
         "socket_errors": raw["socket_errors"],
     }
+    if samples:
+        result["sample"] = json.loads(samples[0])
+    return result
+
+
+def _answer(sample: dict | None) -> str:
+    if sample is None:
+        return "none kept"
+    return f"{sample['status']} {sample['body']}"
+
+
+def check(server: Server, script: str, env: dict, route: str) -> None:
+    """One request as `script` sends it (one thread, one connection); RouteFailed unless 2xx.
+
+    POST /auth/refresh takes its token from refresh-<target>-check.txt: one check per target.
+    """
+    target = env.get("BENCH_TARGET", "")
+    env = dict(
+        env,
+        BENCH_CHECK="1",
+        BENCH_THREADS="1",
+        BENCH_TARGET=f"{target}-check",
+        BENCH_REFRESH_FILE=f"refresh-{target}-check.txt",
+    )
+    result = wrk(script, server.url, env, 1, threads=1, connections=1)
+    sample = result.get("sample")
+    if sample is None or not 200 <= sample["status"] <= 299 or result["socket_errors"]:
+        raise RouteFailed(
+            f"{route} on the {server.name}: one request answered {_answer(sample)}"
+            f" ({result['socket_errors']} socket errors; server log {server.log}{KEPT})"
+        )
+
+
+def _guard(result: dict, server: Server, what: str) -> dict:
+    """The run's numbers, or RouteFailed when any answer was not 2xx or a socket failed, or
+    nothing was answered (requests waiting on a lock the whole run count as no error)."""
+    sample = result.pop("sample", None)
+    if result["non_2xx"] or result["socket_errors"] or sample or not result["requests"]:
+        raise RouteFailed(
+            f"{what} on the {server.name}: {result['requests']} answers, {result['non_2xx']}"
+            f" of them ≥ 400, {result['socket_errors']} socket errors; first answer not 2xx:"
+            f" {_answer(sample)} (server log {server.log}{KEPT})"
+        )
+    return result
 
 
 def measured(
-    server: Server, script: str, env: dict, seconds: float, warmup: float, target: str = ""
+    server: Server,
+    script: str,
+    env: dict,
+    seconds: float,
+    warmup: float,
+    target: str = "",
+    route: str = "",
 ) -> dict:
-    """Warm up, then a wrk run with the server's CPU time per request."""
+    """Warm up, then a wrk run with the server's CPU time per request; RouteFailed when any
+    answer of either run was not 2xx or a socket failed (see check() for a first request)."""
+    route = route or script
     if warmup:
-        wrk(script, server.url, dict(env, BENCH_REFRESH_FILE=f"refresh-{target}-warm.txt"), warmup)
+        env_warm = dict(env, BENCH_REFRESH_FILE=f"refresh-{target}-warm.txt")
+        _guard(wrk(script, server.url, env_warm, warmup), server, f"{route} (warm-up)")
     env = dict(env, BENCH_REFRESH_FILE=f"refresh-{target}.txt")
     cpu = server.cpu_seconds()
-    result = wrk(script, server.url, env, seconds)
+    result = _guard(wrk(script, server.url, env, seconds), server, route)
     used = server.cpu_seconds() - cpu
     result["server_cpu_us_per_request"] = round(used / max(result["requests"], 1) * 1e6)
     return result

@@ -94,6 +94,7 @@ def machine() -> dict:
         "sqlalchemy",
         "sqlmodel",
         "pymysql",
+        "asyncmy",
         "pydantic",
     ):
         from importlib.metadata import version
@@ -281,14 +282,23 @@ def main() -> None:
         base = procs.baseline(env, BASELINE_PORT, work / "baseline.log")
         servers += [api, base]
         ceiling_env = procs.wrk_env(env, work / "data", ITEMS, 2, "ceiling")
-        results["ceiling"] = procs.measured(base, "ceiling.lua", ceiling_env, SECONDS, WARMUP)
+        # One request per route and server before any measurement: a route that fails
+        # stops the run at once, with its answer (procs.RouteFailed).
+        print("one request per route on the API and the baseline …", flush=True)
+        procs.check(base, "ceiling.lua", ceiling_env, "GET /ceiling")
+        for name, script, _ in ROUTES:
+            for key, server in (("api", api), ("baseline", base)):
+                procs.check(server, script, procs.wrk_env(env, work / "data", ITEMS, 1, key), name)
+        results["ceiling"] = procs.measured(
+            base, "ceiling.lua", ceiling_env, SECONDS, WARMUP, route="GET /ceiling"
+        )
         results["routes"] = {}
         for name, script, original in ROUTES:
             print(f"{name} …", flush=True)
             row = {"original_rps": original}
             for key, server in (("api", api), ("baseline", base)):
                 wenv = procs.wrk_env(env, work / "data", ITEMS, 2, key)
-                row[key] = procs.measured(server, script, wenv, SECONDS, WARMUP, key)
+                row[key] = procs.measured(server, script, wenv, SECONDS, WARMUP, key, name)
             results["routes"][name] = row
             if name == "GET /items?name=<filter>":
                 results["rss_mb_after_warmup"] = api.rss_mb()

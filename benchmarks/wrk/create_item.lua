@@ -1,7 +1,7 @@
 -- POST /items with a name unique to this thread and request.
 package.path = (os.getenv("BENCH_LUA") or ".") .. "/?.lua;" .. package.path
 local c = require("common")
-setup, done = c.setup, c.done
+setup, done, response = c.setup, c.done, c.watch()
 local tokens, run, n
 function init()
   c.seed()

@@ -1,7 +1,7 @@
 -- GET /items/{id}: a random seeded item, a random session.
 package.path = (os.getenv("BENCH_LUA") or ".") .. "/?.lua;" .. package.path
 local c = require("common")
-setup, done = c.setup, c.done
+setup, done, response = c.setup, c.done, c.watch()
 local tokens
 function init()
   c.seed()

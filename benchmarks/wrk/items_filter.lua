@@ -1,7 +1,7 @@
 -- GET /items?name=<5 random digits>&limit=20: a substring filter that matches a few items.
 package.path = (os.getenv("BENCH_LUA") or ".") .. "/?.lua;" .. package.path
 local c = require("common")
-setup, done = c.setup, c.done
+setup, done, response = c.setup, c.done, c.watch()
 local tokens
 function init()
   c.seed()

@@ -1,7 +1,7 @@
 -- GET /items?limit=20 (the first page, with the real total).
 package.path = (os.getenv("BENCH_LUA") or ".") .. "/?.lua;" .. package.path
 local c = require("common")
-setup, done = c.setup, c.done
+setup, done, response = c.setup, c.done, c.watch()
 local tokens
 local path = "/items?limit=20&page=" .. (os.getenv("BENCH_PAGE") or "1")
 function init()

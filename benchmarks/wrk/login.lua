@@ -1,7 +1,7 @@
 -- POST /auth/token as a random user of the login set (their sessions serve nothing else).
 package.path = (os.getenv("BENCH_LUA") or ".") .. "/?.lua;" .. package.path
 local c = require("common")
-setup, done = c.setup, c.done
+setup, done, response = c.setup, c.done, c.watch()
 local users, password
 function init()
   c.seed()

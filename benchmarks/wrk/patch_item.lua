@@ -1,7 +1,7 @@
 -- PATCH /items/{id}: a session changes the description of an item its user owns.
 package.path = (os.getenv("BENCH_LUA") or ".") .. "/?.lua;" .. package.path
 local c = require("common")
-setup, done = c.setup, c.done
+setup, done, response = c.setup, c.done, c.watch()
 local owned, n
 function init()
   c.seed()

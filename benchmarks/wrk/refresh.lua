@@ -19,9 +19,9 @@ function request()
   local body = string.format('{"refresh_token": "%s"}', token or "exhausted")
   return wrk.format("POST", "/auth/refresh", c.json_headers(nil), body)
 end
-function response(status, headers, body)
+response = c.watch(function(status, headers, body)
   local token = body:match('"refresh_token":%s*"([^"]+)"')
   if token then
     pool[#pool + 1] = token
   end
-end
+end)
