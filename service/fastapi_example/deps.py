@@ -6,6 +6,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import bindparam, select
 
+from fastapi_example.db import first_row
 from fastapi_example.logs import USER_ID_KEY
 from fastapi_example.models import Token, User, UserPublic, utcnow
 from fastapi_example.security import token_digest
@@ -51,8 +52,7 @@ async def get_auth(
     if credentials is None:
         raise unauthorized("Not authenticated")
     digest = token_digest(credentials.credentials)
-    async with request.app.state.db.read_connection() as connection:
-        row = (await connection.execute(_SESSION_BY_ACCESS_TOKEN, {"digest": digest})).first()
+    row = await request.app.state.db.read(first_row, _SESSION_BY_ACCESS_TOKEN, {"digest": digest})
     if row is None or row.access_expires_at <= utcnow() or not row.activated:
         raise unauthorized("Invalid or expired token")
     request.scope[USER_ID_KEY] = row.id

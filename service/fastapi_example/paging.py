@@ -3,8 +3,7 @@
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Query
-from sqlalchemy import ColumnElement, ScalarSelect, func, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import ColumnElement, Connection, ScalarSelect, func, select
 from sqlmodel import SQLModel
 
 from fastapi_example.models import Text
@@ -18,9 +17,9 @@ class Paging:
     def __init__(self, page: int, limit: int) -> None:
         self.page, self.limit = page, limit
 
-    async def fetch(
+    def fetch(
         self,
-        connection: AsyncConnection,
+        connection: Connection,
         public: type[M],
         table: type[SQLModel],
         where: list[ColumnElement[bool]],
@@ -29,7 +28,8 @@ class Paging:
         """(rows matching `where`, this page of them as `public` models, ordered by id).
 
         The total rides along with the page as a scalar subquery (counted with `where` unless
-        given): one round trip, and a second only when the page is past the end.
+        given): one round trip, and a second only when the page is past the end. Synchronous
+        SQLAlchemy: the routes run it through Database.read.
         """
         if total is None:
             total = select(func.count()).select_from(table).where(*where).scalar_subquery()
@@ -41,9 +41,9 @@ class Paging:
             .offset((self.page - 1) * self.limit)
             .limit(self.limit)
         )
-        rows = (await connection.execute(page)).all()
+        rows = connection.execute(page).all()
         if not rows:
-            return (await connection.execute(select(total))).scalar_one(), []
+            return connection.execute(select(total)).scalar_one(), []
         return rows[0]._total, [to_public(public, row) for row in rows]
 
 

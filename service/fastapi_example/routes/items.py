@@ -5,7 +5,7 @@ from sqlalchemy import bindparam, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from fastapi_example.counts import add_rows, kept_total
-from fastapi_example.db import ReadConnectionDep, SessionDep
+from fastapi_example.db import DatabaseDep, SessionDep, first_row
 from fastapi_example.deps import CurrentUser
 from fastapi_example.errors import unique_or_409
 from fastapi_example.models import (
@@ -46,7 +46,7 @@ async def create_item(body: ItemCreate, user: CurrentUser, db: SessionDep):
 @router.get("", response_model=ItemsPage)
 async def list_items(
     _user: CurrentUser,
-    connection: ReadConnectionDep,
+    db: DatabaseDep,
     paging: PagingDep,
     name: Filter = None,
     description: Filter = None,
@@ -59,7 +59,7 @@ async def list_items(
         where.append(contains(Item.description, description))
     # Unfiltered, the total is the count kept on write: COUNT(*) reads every row in InnoDB.
     total = None if where else kept_total("items")
-    total, items = await paging.fetch(connection, ItemPublic, Item, where, total)
+    total, items = await db.read(paging.fetch, ItemPublic, Item, where, total)
     return ItemsPage(page=paging.page, limit=paging.limit, total=total, items=items)
 
 
@@ -68,8 +68,8 @@ _ITEM_BY_ID = select(*public_columns(ItemPublic, Item)).where(Item.id == bindpar
 
 
 @router.get("/{item_id}", response_model=ItemPublic)
-async def read_item(item_id: ItemId, _user: CurrentUser, connection: ReadConnectionDep):
-    row = (await connection.execute(_ITEM_BY_ID, {"id": item_id})).first()
+async def read_item(item_id: ItemId, _user: CurrentUser, db: DatabaseDep):
+    row = await db.read(first_row, _ITEM_BY_ID, {"id": item_id})
     if row is None:
         raise HTTPException(status_code=404, detail=ITEM_NOT_FOUND)
     return to_public(ItemPublic, row)

@@ -6,7 +6,7 @@ from sqlalchemy import bindparam, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.concurrency import run_in_threadpool
 
-from fastapi_example.db import ReadConnectionDep, SessionDep
+from fastapi_example.db import DatabaseDep, SessionDep, first_row
 from fastapi_example.deps import AdminUser, AuthDep, CurrentUser, SettingsDep
 from fastapi_example.errors import unique_or_409
 from fastapi_example.login import set_password
@@ -63,7 +63,7 @@ async def create_user(body: UserCreate, _admin: AdminUser, db: SessionDep, setti
 @router.get("", response_model=UsersPage)
 async def list_users(
     _user: CurrentUser,
-    connection: ReadConnectionDep,
+    db: DatabaseDep,
     paging: PagingDep,
     username: Filter = None,
     activated: bool | None = None,
@@ -73,7 +73,7 @@ async def list_users(
         where.append(contains(User.username, username))
     if activated is not None:
         where.append(User.activated == activated)
-    total, users = await paging.fetch(connection, UserPublic, User, where)
+    total, users = await db.read(paging.fetch, UserPublic, User, where)
     return UsersPage(page=paging.page, limit=paging.limit, total=total, users=users)
 
 
@@ -89,8 +89,8 @@ async def _get_user(db: AsyncSession, user_id: int) -> User:
 
 
 @router.get("/{user_id}", response_model=UserPublic)
-async def read_user(user_id: UserId, _user: CurrentUser, connection: ReadConnectionDep):
-    row = (await connection.execute(_USER_BY_ID, {"id": user_id})).first()
+async def read_user(user_id: UserId, _user: CurrentUser, db: DatabaseDep):
+    row = await db.read(first_row, _USER_BY_ID, {"id": user_id})
     if row is None:
         raise HTTPException(status_code=404, detail=USER_NOT_FOUND)
     return to_public(UserPublic, row)
