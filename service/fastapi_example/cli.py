@@ -1,6 +1,7 @@
 """`fastapi-example serve | migrate | cleanup-tokens`."""
 
 import argparse
+import gc
 import logging
 import sys
 
@@ -36,6 +37,11 @@ def serve(settings: Settings, reload: bool) -> None:
             app.state.draining = True  # /readyz answers 503 from now on
             super().handle_exit(sig, frame)
 
+    # What is built by now (modules, the app, its routes and schemas) lives as long as the
+    # process: frozen, it is out of the collector's way. A full collection under load then
+    # scans what requests made, ~2 ms here instead of ~60 ms (the API's p99 was those pauses).
+    gc.collect()
+    gc.freeze()
     DrainingServer(uvicorn.Config(app, **options)).run()
 
 
