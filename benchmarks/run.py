@@ -175,12 +175,13 @@ def profile(server: procs.Server, script: str, env: dict, seconds: float) -> lis
 
 # Where a GIL sample's time goes: the innermost frame that belongs to one of these.
 COMPONENTS = [
-    ("pymysql (driver)", "pymysql/"),
-    ("sqlalchemy/sqlmodel", "sqlalchemy/|sqlmodel/"),
+    # asyncmy is compiled: py-spy shows its time in SQLAlchemy's adapter that awaits it.
+    ("asyncmy (driver) via SQLAlchemy's asyncio adapter", "connectors/asyncio.py"),
+    ("sqlalchemy/sqlmodel", "sqlalchemy/|sqlmodel/|greenlet"),
     ("pydantic", "pydantic"),
     ("threadpool hand-off", "to_thread|WorkerThread|Queue\\.|Condition\\.|_write_to_self"),
     ("logging (access log)", "logging/|fastapi_example/logs.py"),
-    ("prometheus instrumentator", "prometheus"),
+    ("request metrics", "prometheus|fastapi_example/metrics.py"),
     ("fastapi/starlette", "fastapi/|starlette/"),
     ("uvicorn/httptools", "uvicorn/"),
     ("asyncio/anyio", "asyncio/|anyio/|contextlib|selectors"),
