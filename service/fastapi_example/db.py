@@ -184,7 +184,8 @@ class Database:
         gate = self._gate(engine)
         if gate.locked():
             try:
-                await asyncio.wait_for(gate.acquire(), POOL_TIMEOUT_SECONDS)
+                async with asyncio.timeout(POOL_TIMEOUT_SECONDS):  # no task, unlike wait_for
+                    await gate.acquire()
             except TimeoutError:
                 raise PoolTimeoutError("no database connection free in time") from None
         else:

@@ -1,0 +1,92 @@
+"""The gate in front of each request pool: at most DB_POOL_SIZE sessions, the rest wait, then 503.
+
+Run against the backend of the suite (SQLite and MariaDB), on the app's own Database object.
+"""
+
+import asyncio
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+from fastapi_example import db as db_module
+from fastapi_example.db import Database, first_row
+from fastapi_example.main import create_app
+from tests.service.conftest import ADMIN, bearer, login
+
+SIZE = 2
+
+
+@pytest.fixture
+def database(api_settings):
+    return Database(api_settings.model_copy(update={"db_pool_size": SIZE}))
+
+
+def test_more_sessions_than_the_pool_wait_their_turn(database):
+    async def main() -> list[int]:
+        order: list[int] = []
+
+        async def writer(n: int) -> None:
+            async with database.write_session() as session:
+                await session.exec(text("SELECT 1"))
+                order.append(n)
+                await asyncio.sleep(0.05)  # hold the slot: the others must queue
+
+        async def reader(n: int) -> None:
+            assert (await database.read(first_row, text("SELECT 1"), {}))[0] == 1
+            order.append(n)
+
+        try:
+            await asyncio.gather(*(writer(n) for n in range(5)), *(reader(n) for n in range(5)))
+            return order
+        finally:
+            await database.dispose()
+
+    assert sorted(asyncio.run(main())) == sorted([*range(5), *range(5)])
+
+
+def test_a_session_that_waits_too_long_fails_fast(database, monkeypatch):
+    monkeypatch.setattr(db_module, "POOL_TIMEOUT_SECONDS", 0.2)
+
+    async def main() -> None:
+        holding: list[int] = []
+        all_held, release = asyncio.Event(), asyncio.Event()
+
+        async def hold() -> None:
+            async with database.write_session():
+                holding.append(1)
+                if len(holding) == SIZE:
+                    all_held.set()
+                await release.wait()
+
+        holders = [asyncio.create_task(hold()) for _ in range(SIZE)]
+        await all_held.wait()
+        try:
+            with pytest.raises(PoolTimeoutError):
+                async with database.write_session():
+                    pass
+            # The reader's gate is its own: reads still go through.
+            assert (await database.read(first_row, text("SELECT 1"), {}))[0] == 1
+        finally:
+            release.set()
+            await asyncio.gather(*holders)
+            await database.dispose()
+        async with database.write_session() as session:  # the slots are free again
+            await session.exec(text("SELECT 1"))
+        await database.dispose()
+
+    asyncio.run(main())
+
+
+def test_an_exhausted_pool_is_a_json_503_with_retry_after(api_settings, monkeypatch):
+    monkeypatch.setattr(db_module, "POOL_TIMEOUT_SECONDS", 0.2)
+    app = create_app(api_settings.model_copy(update={"db_pool_size": 1}))
+    with TestClient(app) as client:
+        headers = bearer(login(client, *ADMIN))
+        gate = asyncio.Semaphore(0)  # every slot taken: what a full pool looks like
+        monkeypatch.setattr(Database, "_gate", lambda self, engine: gate)
+        response = client.post("/items", json={"name": "never-written"}, headers=headers)
+    assert response.status_code == 503, response.text
+    assert response.json()["detail"]
+    assert response.headers["Retry-After"]
