@@ -24,14 +24,20 @@ def database(api_settings):
 
 
 def test_more_sessions_than_the_pool_wait_their_turn(database):
+    inside, most = 0, 0
+
     async def main() -> list[int]:
         order: list[int] = []
 
         async def writer(n: int) -> None:
+            nonlocal inside, most
             async with database.write_session() as session:
+                inside += 1
+                most = max(most, inside)
                 await session.exec(text("SELECT 1"))
                 order.append(n)
                 await asyncio.sleep(0.05)  # hold the slot: the others must queue
+                inside -= 1
 
         async def reader(n: int) -> None:
             assert (await database.read(first_row, text("SELECT 1"), {}))[0] == 1
@@ -44,6 +50,7 @@ def test_more_sessions_than_the_pool_wait_their_turn(database):
             await database.dispose()
 
     assert sorted(asyncio.run(main())) == sorted([*range(5), *range(5)])
+    assert most == SIZE  # never more sessions than the pool size, and all of them used
 
 
 def test_a_session_that_waits_too_long_fails_fast(database, monkeypatch):
