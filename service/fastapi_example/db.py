@@ -20,7 +20,7 @@ from weakref import WeakKeyDictionary
 
 import anyio
 from fastapi import Depends, Request
-from sqlalchemy import Connection, Engine, create_engine, event, make_url
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -232,11 +232,6 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 async def get_database(request: Request) -> Database:
     return request.app.state.db
-
-
-def first_row(connection: Connection, statement, params: dict):
-    """The first row of a statement (None if none): a `work` for Database.read."""
-    return connection.execute(statement, params).first()
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

@@ -6,9 +6,9 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import bindparam, select
 
-from fastapi_example.db import first_row
 from fastapi_example.logs import USER_ID_KEY
 from fastapi_example.models import Token, User, UserPublic, utcnow
+from fastapi_example.rows import first_row, public_columns, to_public
 from fastapi_example.security import token_digest
 from fastapi_example.settings import Settings
 
@@ -34,11 +34,10 @@ class Auth(NamedTuple):
     session_id: int
 
 
-# Built once (building it per request cost more than running it). Core, not the ORM: plain
-# columns into a pydantic model cost a third of the CPU of loading two ORM objects.
-_USER_COLUMNS = [User.__table__.c[name] for name in UserPublic.model_fields]
+# Built once (building it per request cost more than running it). Core, not the ORM: reading
+# plain columns into a pydantic model costs a third less CPU than loading two ORM objects.
 _SESSION_BY_ACCESS_TOKEN = (
-    select(Token.id.label("session_id"), Token.access_expires_at, *_USER_COLUMNS)
+    select(Token.id.label("session_id"), Token.access_expires_at, *public_columns(UserPublic, User))
     .join_from(Token, User, User.id == Token.user_id)
     .where(Token.access_token_hash == bindparam("digest"))
 )
@@ -56,10 +55,7 @@ async def get_auth(
     if row is None or row.access_expires_at <= utcnow() or not row.activated:
         raise unauthorized("Invalid or expired token")
     request.scope[USER_ID_KEY] = row.id
-    # Columns straight from the database, already typed by SQLAlchemy: no validation needed.
-    user = UserPublic.model_construct(
-        **{name: row._mapping[name] for name in UserPublic.model_fields}
-    )
+    user = to_public(UserPublic, row)
     return Auth(user=user, session_id=row.session_id)
 
 

@@ -1,12 +1,12 @@
 """Reads that skip the ORM: a public model's columns, and a row turned into that model.
 
-For hot read paths: plain columns into a pydantic model cost about a third of the CPU of
-loading ORM objects and converting them.
+For hot read paths: reading plain columns into a pydantic model costs about a third less CPU
+than loading ORM objects and converting them.
 """
 
 from typing import TypeVar
 
-from sqlalchemy import Column, Row
+from sqlalchemy import Column, Connection, Executable, Row
 from sqlmodel import SQLModel
 
 M = TypeVar("M", bound=SQLModel)
@@ -15,6 +15,11 @@ M = TypeVar("M", bound=SQLModel)
 def public_columns(public: type[SQLModel], table: type[SQLModel]) -> list[Column]:
     """The columns of `table` that `public` shows (its fields are named after them)."""
     return [table.__table__.c[name] for name in public.model_fields]
+
+
+def first_row(connection: Connection, statement: Executable, params: dict) -> Row | None:
+    """The first row of a statement (None if none): a `work` for Database.read."""
+    return connection.execute(statement, params).first()
 
 
 def to_public(public: type[M], row: Row) -> M:

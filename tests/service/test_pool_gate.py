@@ -11,8 +11,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from fastapi_example import db as db_module
-from fastapi_example.db import Database, first_row
+from fastapi_example.db import Database
 from fastapi_example.main import create_app
+from fastapi_example.rows import first_row
 from tests.service.conftest import ADMIN, bearer, login
 
 SIZE = 2

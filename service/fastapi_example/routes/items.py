@@ -5,7 +5,7 @@ from sqlalchemy import bindparam, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from fastapi_example.counts import add_rows, kept_total
-from fastapi_example.db import DatabaseDep, SessionDep, first_row
+from fastapi_example.db import DatabaseDep, SessionDep
 from fastapi_example.deps import CurrentUser
 from fastapi_example.errors import unique_or_409
 from fastapi_example.models import (
@@ -19,7 +19,7 @@ from fastapi_example.models import (
     utcnow,
 )
 from fastapi_example.paging import Filter, PagingDep, contains
-from fastapi_example.rows import public_columns, to_public
+from fastapi_example.rows import first_row, public_columns, to_public
 
 router = APIRouter(prefix="/items", tags=["items"])
 ItemId = Annotated[int, Path(ge=1, le=MAX_ID)]

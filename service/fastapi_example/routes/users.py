@@ -6,7 +6,7 @@ from sqlalchemy import bindparam, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.concurrency import run_in_threadpool
 
-from fastapi_example.db import DatabaseDep, SessionDep, first_row
+from fastapi_example.db import DatabaseDep, SessionDep
 from fastapi_example.deps import AdminUser, AuthDep, CurrentUser, SettingsDep
 from fastapi_example.errors import unique_or_409
 from fastapi_example.login import set_password
@@ -22,7 +22,7 @@ from fastapi_example.models import (
     utcnow,
 )
 from fastapi_example.paging import Filter, PagingDep, contains
-from fastapi_example.rows import public_columns, to_public
+from fastapi_example.rows import first_row, public_columns, to_public
 from fastapi_example.security import generate_password
 from fastapi_example.sessions import revoke_sessions
 
