@@ -1,0 +1,86 @@
+"""Round trips per request on the hot routes: one statement per read, none on the writer.
+
+The benchmark's numbers rest on these counts (benchmarks/README.md); a change that adds a
+query, a transaction or a ROLLBACK to a read shows up here first. Statements are counted at
+the cursor (each is a round trip); on MariaDB the server's own counters show that no read
+ends a transaction (SQLAlchemy's "rollback" event fires even when autocommit skips the call).
+"""
+
+from collections import Counter
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import event
+
+from tests.service.conftest import Account
+from tests.support import mariadb
+
+
+@contextmanager
+def statements(app):
+    """(pool, first word of each statement) sent while the block runs."""
+    sent: list[tuple[str, str]] = []
+    listeners = []
+    for name in ("reader", "writer"):
+        engine = getattr(app.state.db, name).sync_engine
+
+        def on_execute(_conn, _cursor, statement, *_args, pool=name):
+            sent.append((pool, statement.split(None, 1)[0].upper()))
+
+        event.listen(engine, "before_cursor_execute", on_execute)
+        listeners.append((engine, "before_cursor_execute", on_execute))
+    try:
+        yield sent
+    finally:
+        for engine, name, listener in listeners:
+            event.remove(engine, name, listener)
+
+
+@pytest.fixture(scope="module")
+def account(client, admin_headers):
+    user = Account(client, admin_headers)
+    response = client.post("/items", json={"name": f"q-{user.username}"}, headers=user.headers)
+    assert response.status_code == 201, response.text
+    user.item_id = response.json()["id"]
+    return user
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/auth/me", "/items/{item}", "/items?limit=20", "/items?name=q-&limit=5", "/users/{user}"],
+)
+def test_a_read_is_one_statement_on_the_reader_per_query(client, account, backend, path):
+    url = path.format(item=account.item_id, user=account.id)
+    ended = transactions_ended() if backend == "mariadb" else None
+    with statements(client.app) as sent:
+        assert client.get(url, headers=account.headers).status_code == 200
+    # The token lookup, then the route's one query (a page carries its total along).
+    expected = [("reader", "SELECT")] * (1 if path == "/auth/me" else 2)
+    assert sent == expected, sent
+    if ended is not None:
+        assert transactions_ended() == ended  # no COMMIT, no ROLLBACK: autocommit reads
+
+
+def transactions_ended() -> tuple[int, int]:
+    """The server's COMMIT and ROLLBACK counters (the suite is the server's only client)."""
+    with mariadb.connect() as conn, conn.cursor() as cur:
+        cur.execute("SHOW GLOBAL STATUS WHERE Variable_name IN ('Com_commit', 'Com_rollback')")
+        values = dict(cur.fetchall())
+    return int(values["Com_commit"]), int(values["Com_rollback"])
+
+
+def test_a_write_is_one_transaction_on_the_writer(client, account):
+    with statements(client.app) as sent:
+        response = client.patch(
+            f"/items/{account.item_id}", json={"description": "x"}, headers=account.headers
+        )
+    assert response.status_code == 200, response.text
+    kinds = Counter(sent)
+    assert kinds[("reader", "SELECT")] == 1, sent  # the token lookup
+    assert kinds[("writer", "UPDATE")] == 1, sent
+    assert set(kinds) <= {
+        ("reader", "SELECT"),
+        ("writer", "SELECT"),
+        ("writer", "UPDATE"),
+        ("writer", "BEGIN"),
+    }, sent
