@@ -6,9 +6,8 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from fastapi_example.db import make_engine
+from fastapi_example.cli import migrate
 from fastapi_example.main import create_app
-from fastapi_example.migrate import migrate
 from fastapi_example.settings import Settings
 from tests.support import mariadb
 
@@ -40,11 +39,7 @@ def make_settings(database: str | None, tmp_dir, **overrides) -> Settings:
 
 
 def migrated(settings: Settings) -> Settings:
-    engine = make_engine(settings)
-    try:
-        migrate(engine, settings)
-    finally:
-        engine.dispose()
+    migrate(settings)  # what `fastapi-example migrate` does
     return settings
 
 
