@@ -66,9 +66,8 @@ async def get_catalog(request: Request) -> CatalogCache:
 async def check_version(
     request: Request,
     x_version: Annotated[
-        str | None,
-        Header(max_length=20, description="The client's version; absent means current"),
-    ] = None,
+        str, Header(max_length=20, description="The client's version; absent means current")
+    ] = "",
 ) -> None:
     if not x_version:  # absent or empty: allowed
         return

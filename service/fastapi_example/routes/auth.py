@@ -2,7 +2,7 @@ from fastapi import APIRouter, Request, status
 from sqlalchemy import delete
 
 from fastapi_example.db import SessionDep, retry_on_deadlock
-from fastapi_example.deps import AuthDep, CurrentUser, SettingsDep, unauthorized
+from fastapi_example.deps import CurrentUser, SettingsDep, unauthorized
 from fastapi_example.login import authenticate
 from fastapi_example.logs import USER_ID_KEY
 from fastapi_example.models import LoginRequest, RefreshRequest, Token, TokenPair, UserPublic
@@ -41,7 +41,7 @@ async def me(user: CurrentUser):
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
-async def logout(auth: AuthDep, db: SessionDep) -> None:
+async def logout(caller: CurrentUser, db: SessionDep) -> None:
     """End the current session only."""
-    await db.exec(delete(Token).where(Token.id == auth.session_id))
+    await db.exec(delete(Token).where(Token.id == caller.session_id))
     await db.commit()

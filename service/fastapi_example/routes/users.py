@@ -7,7 +7,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.concurrency import run_in_threadpool
 
 from fastapi_example.db import DatabaseDep, SessionDep
-from fastapi_example.deps import AdminUser, AuthDep, CurrentUser, SettingsDep
+from fastapi_example.deps import AdminUser, CurrentUser, SettingsDep
 from fastapi_example.errors import unique_or_409
 from fastapi_example.login import set_password
 from fastapi_example.models import (
@@ -110,11 +110,11 @@ async def _editable_user(db: AsyncSession, caller: UserPublic, user_id: int) -> 
 
 @router.patch("/{user_id}", response_model=UserPublic)
 async def update_user(
-    user_id: UserId, body: UserUpdate, auth: AuthDep, db: SessionDep, settings: SettingsDep
+    user_id: UserId, body: UserUpdate, caller: CurrentUser, db: SessionDep, settings: SettingsDep
 ):
-    user = await _editable_user(db, auth.user, user_id)
+    user = await _editable_user(db, caller, user_id)
     changes = body.model_dump(exclude_unset=True)
-    yourself = user.id == auth.user.id
+    yourself = user.id == caller.id
     if yourself and changes.get("role_id", user.role_id) != user.role_id:
         raise HTTPException(status_code=403, detail="You cannot change your own role")
     if yourself and changes.get("activated", user.activated) != user.activated:
@@ -126,7 +126,7 @@ async def update_user(
     if "password" in changes:
         await run_in_threadpool(set_password, user, changes["password"], settings)
         # Other devices must log in again with the new password.
-        await revoke_sessions(db, user.id, keep_id=auth.session_id if yourself else None)
+        await revoke_sessions(db, user.id, keep_id=caller.session_id if yourself else None)
     if not user.activated:
         await revoke_sessions(db, user.id)
     user.updated_at = utcnow()
