@@ -1,5 +1,7 @@
 """Row counts kept on write (models.RowCount): an unfiltered list's total without COUNT(*)."""
 
+from functools import cache
+
 from sqlalchemy import ScalarSelect, func, update
 from sqlmodel import Session, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -16,8 +18,9 @@ async def add_rows(db: AsyncSession, table: str, delta: int) -> None:
     )
 
 
+@cache
 def kept_total(table: str) -> ScalarSelect:
-    """The kept count as a scalar subquery, to read along with a page of the table."""
+    """The kept count as a scalar subquery, to read along with a page of the table (built once)."""
     return select(RowCount.total).where(RowCount.table_name == table).scalar_subquery()
 
 

@@ -1,9 +1,10 @@
 """Page/limit query parameters and a counted, stably ordered page of a table."""
 
+from functools import cache
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Query
-from sqlalchemy import ColumnElement, Connection, ScalarSelect, func, select
+from sqlalchemy import ColumnElement, Connection, ScalarSelect, Select, bindparam, func, select
 from sqlmodel import SQLModel
 
 from fastapi_example.models import Text
@@ -31,20 +32,37 @@ class Paging:
         given): one round trip, and a second only when the page is past the end. Synchronous
         SQLAlchemy: the routes run it through Database.read.
         """
-        if total is None:
-            total = select(func.count()).select_from(table).where(*where).scalar_subquery()
-        id_column = table.__table__.c.id
-        page = (
-            select(*public_columns(public, table), total.label("_total"))
-            .where(*where)
-            .order_by(id_column)
-            .offset((self.page - 1) * self.limit)
-            .limit(self.limit)
-        )
-        rows = connection.execute(page).all()
+        # Unfiltered, the statement is the same for every page: built once, its offset and
+        # limit bound per call (building and cache-keying it cost a sixth of the request).
+        page = _page(public, table, where, total) if where else _whole(public, table, total)
+        offset = (self.page - 1) * self.limit
+        rows = connection.execute(page, {"offset": offset, "limit": self.limit}).all()
         if not rows:
-            return connection.execute(select(total)).scalar_one(), []
+            return connection.execute(select(page.selected_columns._total)).scalar_one(), []
         return rows[0]._total, [to_public(public, row) for row in rows]
+
+
+def _page(
+    public: type[SQLModel],
+    table: type[SQLModel],
+    where: list[ColumnElement[bool]] | tuple = (),
+    total: ScalarSelect | None = None,
+) -> Select:
+    """A page of `public` rows matching `where`, ordered by id, with their total."""
+    if total is None:
+        total = select(func.count()).select_from(table).where(*where).scalar_subquery()
+    return (
+        select(*public_columns(public, table), total.label("_total"))
+        .where(*where)
+        .order_by(table.__table__.c.id)
+        .offset(bindparam("offset"))
+        .limit(bindparam("limit"))
+    )
+
+
+@cache
+def _whole(public: type[SQLModel], table: type[SQLModel], total: ScalarSelect | None) -> Select:
+    return _page(public, table, (), total)
 
 
 async def paging(
