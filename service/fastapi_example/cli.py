@@ -62,7 +62,9 @@ def cleanup_tokens(settings: Settings) -> None:
 
     engine = make_engine(settings)
     try:
-        summary = delete_expired_sessions(engine, settings.token_cleanup_batch_size)
+        summary = delete_expired_sessions(
+            engine, settings.token_cleanup_batch_size, settings.token_cleanup_pause_ratio
+        )
     finally:
         engine.dispose()
     log.info("token cleanup finished", extra=summary)

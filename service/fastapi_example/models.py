@@ -210,7 +210,7 @@ class RotatedRefreshToken(SQLModel, table=True):
             Integer, ForeignKey("tokens.id", ondelete="CASCADE"), nullable=False, index=True
         )
     )
-    expires_at: datetime
+    expires_at: datetime = Field(index=True)  # the cleanup job deletes by it, in batches
 
 
 class LoginRequest(SQLModel):

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
 
-from pydantic import model_validator
+from pydantic import NonNegativeFloat, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -54,7 +54,8 @@ class Settings(BaseSettings):
 
     versions_file: Path = PACKAGE_DIR / "seed" / "versions.json"
     versions_cache_seconds: float = 5.0
-    token_cleanup_batch_size: int = 1000
+    token_cleanup_batch_size: int = 200
+    token_cleanup_pause_ratio: NonNegativeFloat = 2.0
     migrate_wait_seconds: int = 120
 
     @model_validator(mode="after")

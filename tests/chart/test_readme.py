@@ -85,6 +85,7 @@ def test_the_issue_value_names_exist():
         "tokenCleanup.enabled",
         "tokenCleanup.schedule",
         "tokenCleanup.batchSize",
+        "tokenCleanup.pauseRatio",
         "metrics.serviceMonitor.enabled",
         "metrics.serviceMonitor.interval",
         "metrics.serviceMonitor.additionalLabels",

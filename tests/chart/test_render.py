@@ -208,7 +208,9 @@ def test_probes_and_graceful_shutdown(objects):
 
 
 def test_cronjob_settings_come_from_values():
-    objects = helm.render(values={"tokenCleanup": {"schedule": "*/5 * * * *", "batchSize": 77}})
+    objects = helm.render(
+        values={"tokenCleanup": {"schedule": "*/5 * * * *", "batchSize": 77, "pauseRatio": 0.5}}
+    )
     cron = helm.find(objects, "CronJob")
     assert cron["spec"]["schedule"] == "*/5 * * * *"
     assert cron["spec"]["concurrencyPolicy"] == "Forbid"
@@ -220,6 +222,7 @@ def test_cronjob_settings_come_from_values():
     )
     config = helm.find(objects, "ConfigMap", helm.RELEASE)["data"]
     assert config["TOKEN_CLEANUP_BATCH_SIZE"] == "77"
+    assert config["TOKEN_CLEANUP_PAUSE_RATIO"] == "0.5"
     assert not helm.find_all(helm.render(values={"tokenCleanup": {"enabled": False}}), "CronJob")
 
 

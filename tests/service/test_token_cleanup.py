@@ -95,3 +95,49 @@ def test_a_failing_database_exits_non_zero_with_a_json_error():
     assert lines[-1]["level"] == "ERROR"
     assert lines[-1]["message"] == "cleanup-tokens failed"
     assert "OperationalError" in lines[-1]["error"]
+
+
+def test_expired_rotated_digests_of_live_sessions_go_in_batches():
+    # A live session that refreshed often keeps one digest per earlier refresh token; those
+    # past their expiry go, never more of them in one transaction than the batch size.
+    with mariadb.fresh_database() as name:
+        env = api_env(
+            **mariadb.settings_env(name),
+            TOKEN_CLEANUP_BATCH_SIZE="100",
+            TOKEN_CLEANUP_PAUSE_RATIO="0",
+        )
+        migrated = run_migrate(env)
+        assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+        now = datetime.now(UTC).replace(tzinfo=None)
+        with mariadb.connect(name) as conn, conn.cursor() as cursor:
+            cursor.execute("SELECT id FROM users")
+            (user_id,) = cursor.fetchone()
+            insert_sessions(cursor, user_id, 1, now + timedelta(days=30))
+            cursor.execute("SELECT id FROM tokens")
+            (live_id,) = cursor.fetchone()
+            digests = [
+                (secrets.token_hex(32), live_id, now + timedelta(minutes=delta))
+                for delta in [-1] * 250 + [60] * 3
+            ]
+            cursor.executemany(
+                "INSERT INTO rotated_refresh_tokens (refresh_token_hash, token_id, expires_at)"
+                " VALUES (%s, %s, %s)",
+                digests,
+            )
+
+        result = cleanup(env)
+
+        assert result.returncode == 0, result.stdout + result.stderr
+        summary = next(
+            line
+            for line in json_lines(result.stdout)
+            if line["message"] == "token cleanup finished"
+        )
+        assert summary["deleted_sessions"] == 0
+        assert summary["deleted_rotated_tokens"] == 250
+        assert (summary["batches"], summary["largest_batch"]) == (3, 100)
+        with mariadb.connect(name) as conn, conn.cursor() as cursor:
+            cursor.execute(
+                "SELECT COUNT(*) FROM rotated_refresh_tokens WHERE token_id = %s", (live_id,)
+            )
+            assert cursor.fetchone() == (3,)
