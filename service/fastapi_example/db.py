@@ -167,47 +167,52 @@ class Database:
         self._size = settings.db_pool_size
         # Per loop: tests run many apps, and each TestClient its own loop.
         self._gates: WeakKeyDictionary = WeakKeyDictionary()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_gates: dict[AsyncEngine, asyncio.Semaphore] = {}
 
     async def dispose(self) -> None:
         await self.writer.dispose()
         await self.reader.dispose()
 
     def _gate(self, engine: AsyncEngine) -> asyncio.Semaphore:
-        gates = self._gates.setdefault(asyncio.get_running_loop(), {})
-        gate = gates.get(engine)
-        if gate is None:
-            gate = gates[engine] = asyncio.Semaphore(self._size)
-        return gate
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # a server has one loop: looked up once, then kept
+            gates = self._gates.get(loop)
+            if gates is None:
+                gates = self._gates[loop] = {
+                    pool: asyncio.Semaphore(self._size) for pool in (self.writer, self.reader)
+                }
+            self._loop, self._loop_gates = loop, gates
+        return self._loop_gates[engine]
 
-    @asynccontextmanager
-    async def _gated(self, engine: AsyncEngine) -> AsyncIterator[None]:
-        gate = self._gate(engine)
-        if gate.locked():
-            try:
-                async with asyncio.timeout(POOL_TIMEOUT_SECONDS):  # no task, unlike wait_for
-                    await gate.acquire()
-            except TimeoutError:
-                raise PoolTimeoutError("no database connection free in time") from None
-        else:
+    @staticmethod
+    async def _enter(gate: asyncio.Semaphore) -> None:
+        if not gate.locked():
             await gate.acquire()  # free: returns at once, no scheduling round
+            return
         try:
-            yield
-        finally:
-            gate.release()
+            async with asyncio.timeout(POOL_TIMEOUT_SECONDS):  # no task, unlike wait_for
+                await gate.acquire()
+        except TimeoutError:
+            raise PoolTimeoutError("no database connection free in time") from None
 
     @asynccontextmanager
     async def write_session(self) -> AsyncIterator[AsyncSession]:
         """An ORM session of the writer, closed (rolled back if need be) at the end."""
-        async with self._gated(self.writer):
-            session = AsyncSession(self.writer, expire_on_commit=False)
+        gate = self._gate(self.writer)
+        await self._enter(gate)
+        session = AsyncSession(self.writer, expire_on_commit=False)
+        try:
+            yield session
+        finally:
             try:
-                yield session
-            finally:
-                if session.in_transaction():  # a ROLLBACK round trip: finish it even if cancelled
+                if session.in_transaction():  # a ROLLBACK round trip: finish it if cancelled
                     with anyio.CancelScope(shield=True):
                         await session.close()
                 else:
                     await session.close()
+            finally:
+                gate.release()
 
     async def read(self, work: Callable[..., T], *args) -> T:
         """work(connection, *args) with a Core connection of the reader, for hot reads.
@@ -216,8 +221,12 @@ class Database:
         greenlet on the event loop (as AsyncConnection.run_sync runs code), where an
         AsyncConnection enters a greenlet for each of them: a quarter less CPU per read.
         """
-        async with self._gated(self.reader):
+        gate = self._gate(self.reader)
+        await self._enter(gate)
+        try:
             return await greenlet_spawn(self._read, work, *args)
+        finally:
+            gate.release()
 
     def _read(self, work: Callable[..., T], *args) -> T:
         with self.reader.sync_engine.connect() as connection:

@@ -94,7 +94,20 @@ class Metrics:
             buckets=LATENCY_HIGHR_BUCKETS,
             registry=self.registry,
         )
+        self._children: dict[tuple, tuple] = {}
         self._server = None
+
+    def observe_request(self, method: str, status: int, handler: str, seconds: float) -> None:
+        key = (method, status // 100, handler)
+        children = self._children.get(key)
+        if children is None:  # labels() locks and builds its key: once per series, not request
+            children = self._children[key] = (
+                self.requests.labels(method, f"{status // 100}xx", handler),
+                self.latency.labels(method, handler),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
+        self.latency_highr.observe(seconds)
 
     def instrument(self, app) -> None:
         app.add_middleware(_RequestMetrics, metrics=self)
@@ -147,11 +160,7 @@ class _RequestMetrics:
             # path lacks a prefix given to include_router (so routes/ prefix the APIRouters).
             handler = getattr(scope.get("route"), "path", None)
             if (handler or path) not in UNCOUNTED_PATHS:
-                handler = handler or "none"
-                method = scope["method"]
-                self.metrics.requests.labels(method, f"{status // 100}xx", handler).inc()
-                self.metrics.latency.labels(method, handler).observe(duration)
-                self.metrics.latency_highr.observe(duration)
+                self.metrics.observe_request(scope["method"], status, handler or "none", duration)
 
 
 class _ThreadingServer(ThreadingMixIn, WSGIServer):
