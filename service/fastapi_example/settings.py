@@ -54,8 +54,8 @@ class Settings(BaseSettings):
 
     versions_file: Path = PACKAGE_DIR / "seed" / "versions.json"
     versions_cache_seconds: float = 5.0
-    token_cleanup_batch_size: int = 200
-    token_cleanup_pause_ratio: NonNegativeFloat = 2.0
+    token_cleanup_batch_size: int = 100
+    token_cleanup_pause_ratio: NonNegativeFloat = 4.0
     migrate_wait_seconds: int = 120
 
     @model_validator(mode="after")

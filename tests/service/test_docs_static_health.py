@@ -19,6 +19,21 @@ def test_docs_and_schema_need_an_admin(client, new_account):
     assert client.get("/openapi.json", auth=ADMIN).json()["info"]["title"] == "fastapi-example"
 
 
+def test_schema_documents_the_bearer_scheme_and_the_version_header(client):
+    schema = client.get("/openapi.json", auth=ADMIN).json()
+    assert schema["components"]["securitySchemes"]["HTTPBearer"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "The access token from POST /auth/token",
+    }
+    for path, method in (("/auth/me", "get"), ("/items/{item_id}", "patch"), ("/users", "post")):
+        operation = schema["paths"][path][method]
+        assert operation["security"] == [{"HTTPBearer": []}]
+        headers = [p["name"] for p in operation["parameters"] if p["in"] == "header"]
+        assert headers == ["x-version"]
+    assert "security" not in schema["paths"]["/auth/token"]["post"]
+
+
 @pytest.mark.parametrize(
     ("access", "user_status", "anon_status"), [("users", 200, 401), ("public", 200, 200)]
 )
