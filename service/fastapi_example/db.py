@@ -201,18 +201,18 @@ class Database:
         """An ORM session of the writer, closed (rolled back if need be) at the end."""
         gate = self._gate(self.writer)
         await self._enter(gate)
-        session = AsyncSession(self.writer, expire_on_commit=False)
         try:
-            yield session
-        finally:
+            session = AsyncSession(self.writer, expire_on_commit=False)
             try:
-                if session.in_transaction():  # a ROLLBACK round trip: finish it if cancelled
+                yield session
+            finally:
+                if session.in_transaction():  # a ROLLBACK round trip: finish it even if cancelled
                     with anyio.CancelScope(shield=True):
                         await session.close()
                 else:
                     await session.close()
-            finally:
-                gate.release()
+        finally:
+            gate.release()
 
     async def read(self, work: Callable[..., T], *args) -> T:
         """work(connection, *args) with a Core connection of the reader, for hot reads.
