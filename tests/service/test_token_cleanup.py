@@ -4,6 +4,8 @@ import json
 import secrets
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -43,15 +45,23 @@ def insert_sessions(cursor, user_id: int, count: int, refresh_expires_at: dateti
     )
 
 
-def test_deletes_every_expired_session_and_keeps_the_live_ones():
+@contextmanager
+def migrated_database(**settings: str) -> Iterator[tuple[str, dict[str, str], int]]:
+    """A fresh, migrated database: its name, the job's environment, the seeded admin's id."""
     with mariadb.fresh_database() as name:
-        env = api_env(**mariadb.settings_env(name), TOKEN_CLEANUP_BATCH_SIZE="1000")
+        env = api_env(**mariadb.settings_env(name), **settings)
         migrated = run_migrate(env)
         assert migrated.returncode == 0, migrated.stdout + migrated.stderr
-        now = datetime.now(UTC).replace(tzinfo=None)
         with mariadb.connect(name) as conn, conn.cursor() as cursor:
             cursor.execute("SELECT id FROM users")
             (user_id,) = cursor.fetchone()
+        yield name, env, user_id
+
+
+def test_deletes_every_expired_session_and_keeps_the_live_ones():
+    with migrated_database(TOKEN_CLEANUP_BATCH_SIZE="1000") as (name, env, user_id):
+        now = datetime.now(UTC).replace(tzinfo=None)
+        with mariadb.connect(name) as conn, conn.cursor() as cursor:
             insert_sessions(cursor, user_id, EXPIRED, now - timedelta(minutes=1))
             insert_sessions(cursor, user_id, LIVE, now + timedelta(days=30))
             cursor.execute(
@@ -100,18 +110,10 @@ def test_a_failing_database_exits_non_zero_with_a_json_error():
 def test_expired_rotated_digests_of_live_sessions_go_in_batches():
     # A live session that refreshed often keeps one digest per earlier refresh token; those
     # past their expiry go, never more of them in one transaction than the batch size.
-    with mariadb.fresh_database() as name:
-        env = api_env(
-            **mariadb.settings_env(name),
-            TOKEN_CLEANUP_BATCH_SIZE="100",
-            TOKEN_CLEANUP_PAUSE_RATIO="0",
-        )
-        migrated = run_migrate(env)
-        assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+    settings = {"TOKEN_CLEANUP_BATCH_SIZE": "100", "TOKEN_CLEANUP_PAUSE_RATIO": "0"}
+    with migrated_database(**settings) as (name, env, user_id):
         now = datetime.now(UTC).replace(tzinfo=None)
         with mariadb.connect(name) as conn, conn.cursor() as cursor:
-            cursor.execute("SELECT id FROM users")
-            (user_id,) = cursor.fetchone()
             insert_sessions(cursor, user_id, 1, now + timedelta(days=30))
             cursor.execute("SELECT id FROM tokens")
             (live_id,) = cursor.fetchone()

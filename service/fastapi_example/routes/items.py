@@ -1,7 +1,6 @@
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, status
-from sqlalchemy import bindparam, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from fastapi_example.counts import add_rows, kept_total
@@ -19,7 +18,7 @@ from fastapi_example.models import (
     utcnow,
 )
 from fastapi_example.paging import Filter, PagingDep, contains
-from fastapi_example.rows import first_row, public_columns, to_public
+from fastapi_example.rows import read_by_id
 
 router = APIRouter(prefix="/items", tags=["items"])
 ItemId = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -64,15 +63,11 @@ async def list_items(
 
 
 ITEM_NOT_FOUND = "Item not found"
-_ITEM_BY_ID = select(*public_columns(ItemPublic, Item)).where(Item.id == bindparam("id"))
 
 
 @router.get("/{item_id}", response_model=ItemPublic)
 async def read_item(item_id: ItemId, _user: CurrentUser, db: DatabaseDep):
-    row = await db.read(first_row, _ITEM_BY_ID, {"id": item_id})
-    if row is None:
-        raise HTTPException(status_code=404, detail=ITEM_NOT_FOUND)
-    return to_public(ItemPublic, row)
+    return await read_by_id(db, ItemPublic, Item, item_id, ITEM_NOT_FOUND)
 
 
 async def _owned_item(db: AsyncSession, user: UserPublic, item_id: int) -> Item:

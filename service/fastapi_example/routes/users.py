@@ -2,7 +2,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, status
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy import bindparam, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.concurrency import run_in_threadpool
 
@@ -22,7 +21,7 @@ from fastapi_example.models import (
     utcnow,
 )
 from fastapi_example.paging import Filter, PagingDep, contains
-from fastapi_example.rows import first_row, public_columns, to_public
+from fastapi_example.rows import read_by_id
 from fastapi_example.security import generate_password
 from fastapi_example.sessions import revoke_sessions
 
@@ -78,7 +77,6 @@ async def list_users(
 
 
 USER_NOT_FOUND = "User not found"
-_USER_BY_ID = select(*public_columns(UserPublic, User)).where(User.id == bindparam("id"))
 
 
 async def _get_user(db: AsyncSession, user_id: int) -> User:
@@ -90,10 +88,7 @@ async def _get_user(db: AsyncSession, user_id: int) -> User:
 
 @router.get("/{user_id}", response_model=UserPublic)
 async def read_user(user_id: UserId, _user: CurrentUser, db: DatabaseDep):
-    row = await db.read(first_row, _USER_BY_ID, {"id": user_id})
-    if row is None:
-        raise HTTPException(status_code=404, detail=USER_NOT_FOUND)
-    return to_public(UserPublic, row)
+    return await read_by_id(db, UserPublic, User, user_id, USER_NOT_FOUND)
 
 
 async def _editable_user(db: AsyncSession, caller: UserPublic, user_id: int) -> User:
