@@ -28,6 +28,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
         metrics.start_server(settings.host, settings.metrics_port)
+        await db.start()
         try:
             yield
         finally:

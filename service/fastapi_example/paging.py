@@ -4,9 +4,11 @@ from functools import cache
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Query
-from sqlalchemy import ColumnElement, Connection, ScalarSelect, Select, bindparam, func, select
+from sqlalchemy import ColumnElement, ScalarSelect, Select, bindparam, func, select
 from sqlmodel import SQLModel
 
+from fastapi_example.db import Database, all_rows
+from fastapi_example.driver import Prepared
 from fastapi_example.models import Text
 from fastapi_example.rows import public_columns, to_public
 
@@ -18,9 +20,9 @@ class Paging:
     def __init__(self, page: int, limit: int) -> None:
         self.page, self.limit = page, limit
 
-    def fetch(
+    async def fetch(
         self,
-        connection: Connection,
+        db: Database,
         public: type[M],
         table: type[SQLModel],
         where: list[ColumnElement[bool]],
@@ -29,17 +31,22 @@ class Paging:
         """(rows matching `where`, this page of them as `public` models, ordered by id).
 
         The total rides along with the page as a scalar subquery (counted with `where` unless
-        given): one round trip, and a second only when the page is past the end. Synchronous
-        SQLAlchemy: the routes run it through Database.read.
+        given): one round trip, and a second only when the page is past the end.
         """
-        # Unfiltered, the statement is the same for every page: built once, its offset and
-        # limit bound per call (building and cache-keying it cost a sixth of the request).
-        page = _page(public, table, where, total) if where else _whole(public, table, total)
-        offset = (self.page - 1) * self.limit
-        rows = connection.execute(page, {"offset": offset, "limit": self.limit}).all()
+        bounds = {"offset": (self.page - 1) * self.limit, "limit": self.limit}
+        if where:
+            page = _page(public, table, where, total)
+            rows = await db.read(all_rows, page, bounds)
+        else:
+            # The same statement for every page: built once, its offset and limit bound per
+            # call, and a hot read (Database.rows).
+            whole = _whole(public, table, total)
+            page = whole.statement
+            rows = await db.rows(whole, bounds)
         if not rows:
-            return connection.execute(select(page.selected_columns._total)).scalar_one(), []
-        return rows[0]._total, [to_public(public, row) for row in rows]
+            total_only = select(page.selected_columns._total)
+            return (await db.read(all_rows, total_only, {}))[0]["_total"], []
+        return rows[0]["_total"], [to_public(public, row) for row in rows]
 
 
 def _page(
@@ -61,8 +68,8 @@ def _page(
 
 
 @cache
-def _whole(public: type[SQLModel], table: type[SQLModel], total: ScalarSelect | None) -> Select:
-    return _page(public, table, (), total)
+def _whole(public: type[SQLModel], table: type[SQLModel], total: ScalarSelect | None) -> Prepared:
+    return Prepared(_page(public, table, (), total))
 
 
 async def paging(

@@ -11,9 +11,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from fastapi_example import db as db_module
-from fastapi_example.db import Database
+from fastapi_example.db import Database, all_rows
 from fastapi_example.main import create_app
-from fastapi_example.rows import first_row
 from tests.service.conftest import ADMIN, bearer, login
 
 SIZE = 2
@@ -41,7 +40,7 @@ def test_more_sessions_than_the_pool_wait_their_turn(database):
                 inside -= 1
 
         async def reader(n: int) -> None:
-            assert (await database.read(first_row, text("SELECT 1"), {}))[0] == 1
+            assert (await database.read(all_rows, text("SELECT 1 AS one"), {}))[0]["one"] == 1
             order.append(n)
 
         try:
@@ -75,7 +74,7 @@ def test_a_session_that_waits_too_long_fails_fast(database, monkeypatch):
                 async with database.write_session():
                     pass
             # The reader's gate is its own: reads still go through.
-            assert (await database.read(first_row, text("SELECT 1"), {}))[0] == 1
+            assert (await database.read(all_rows, text("SELECT 1 AS one"), {}))[0]["one"] == 1
         finally:
             release.set()
             await asyncio.gather(*holders)

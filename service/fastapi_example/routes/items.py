@@ -58,7 +58,7 @@ async def list_items(
         where.append(contains(Item.description, description))
     # Unfiltered, the total is the count kept on write: COUNT(*) reads every row in InnoDB.
     total = None if where else kept_total("items")
-    total, items = await db.read(paging.fetch, ItemPublic, Item, where, total)
+    total, items = await paging.fetch(db, ItemPublic, Item, where, total)
     return ItemsPage(page=paging.page, limit=paging.limit, total=total, items=items)
 
 

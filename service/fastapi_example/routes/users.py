@@ -72,7 +72,7 @@ async def list_users(
         where.append(contains(User.username, username))
     if activated is not None:
         where.append(User.activated == activated)
-    total, users = await db.read(paging.fetch, UserPublic, User, where)
+    total, users = await paging.fetch(db, UserPublic, User, where)
     return UsersPage(page=paging.page, limit=paging.limit, total=total, users=users)
 
 

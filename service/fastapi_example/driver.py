@@ -1,0 +1,105 @@
+"""The hottest reads on MySQL: Core statements compiled once, run through asyncmy's own pool.
+
+A token lookup through SQLAlchemy's asyncio pool and Connection costs about 160 µs of CPU
+here; the same statement through asyncmy's pool about 40 µs (benchmarks/README.md). The
+statements stay SQLAlchemy Core, compiled once per dialect, and their rows are typed by the
+columns' own result processors (UTC datetimes, booleans), so both paths give the same values.
+SQLite, and any statement built per request, goes through SQLAlchemy (Database.read).
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+import asyncmy
+import asyncmy.errors
+from sqlalchemy import Dialect, Select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+
+class Compiled:
+    """A statement's SQL for one dialect, its parameters in order, and its column typing."""
+
+    def __init__(self, statement: Select, dialect: Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        if "POSTCOMPILE" in compiled.string:  # expanding IN and the like need SQLAlchemy
+            raise ValueError("a prepared statement cannot have post-compile parameters")
+        self.sql = compiled.string
+        # Per parameter: its name, whether the caller must give it, the value bound in the
+        # statement itself (a literal), and its type's bind processor.
+        self.params = [
+            (
+                name,
+                bind.required,
+                bind.value,
+                bind.type.dialect_impl(dialect).bind_processor(dialect),
+            )
+            for name, bind in ((name, compiled.binds[name]) for name in compiled.positiontup or ())
+        ]
+        self.columns = [
+            # No cursor type code: none of the processors for these column types reads it.
+            (column.key, column.type.dialect_impl(dialect).result_processor(dialect, None))
+            for column in statement.selected_columns
+        ]
+
+    def args(self, params: Mapping[str, Any]) -> tuple:
+        args = []
+        for name, required, bound, process in self.params:
+            value = params[name] if required else params.get(name, bound)
+            args.append(process(value) if process else value)
+        return tuple(args)
+
+    def typed(self, row: tuple) -> dict[str, Any]:
+        return {
+            key: process(value) if process and value is not None else value
+            for (key, process), value in zip(self.columns, row, strict=True)
+        }
+
+
+class Prepared:
+    """A Core select built once (module level, or cached), compiled on first use per dialect."""
+
+    def __init__(self, statement: Select) -> None:
+        self.statement = statement
+        self._compiled: dict[str, Compiled] = {}
+
+    def compiled(self, dialect: Dialect) -> Compiled:
+        compiled = self._compiled.get(dialect.name)
+        if compiled is None:
+            compiled = self._compiled[dialect.name] = Compiled(self.statement, dialect)
+        return compiled
+
+
+class DriverPool:
+    """asyncmy's pool, connected as the reader engine connects: autocommit, same arguments."""
+
+    def __init__(self, engine: AsyncEngine, size: int, recycle_seconds: int, timeout: int):
+        self.dialect = engine.dialect
+        _args, params = self.dialect.create_connect_args(engine.url)
+        self._connect = dict(params, autocommit=True, connect_timeout=timeout)
+        self._size, self._recycle = size, recycle_seconds
+        self._pool: asyncmy.Pool | None = None
+
+    async def open(self) -> None:
+        """The pool of this event loop; connections open on first use (minsize 0)."""
+        self._pool = await asyncmy.create_pool(
+            minsize=0, maxsize=self._size, pool_recycle=self._recycle, **self._connect
+        )
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            await self._pool.wait_closed()
+            self._pool = None
+
+    async def rows(self, prepared: Prepared, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        query = prepared.compiled(self.dialect)
+        args = query.args(params)
+        try:
+            async with self._pool.acquire() as connection, connection.cursor() as cursor:
+                await cursor.execute(query.sql, args)
+                rows = await cursor.fetchall()
+        except asyncmy.errors.Error as error:
+            # As SQLAlchemy raises it: the error handlers answer 503 for a lost database.
+            raise DBAPIError.instance(query.sql, args, error, asyncmy.errors.Error) from error
+        return [query.typed(row) for row in rows]
