@@ -1,0 +1,86 @@
+"""The hot reads through asyncmy's pool (driver.py) give exactly what SQLAlchemy gives.
+
+On MariaDB each prepared statement runs both ways on the app's own Database: the driver's
+rows must equal SQLAlchemy's, value for value and type for type (aware UTC datetimes, bools).
+On SQLite there is no driver pool: the same statements go through SQLAlchemy.
+"""
+
+from datetime import UTC
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.dialects import mysql
+
+from fastapi_example import deps, paging, rows
+from fastapi_example.counts import kept_total
+from fastapi_example.db import all_rows
+from fastapi_example.driver import Prepared
+from fastapi_example.models import Item, ItemPublic, User, UserPublic
+from fastapi_example.security import token_digest
+from tests.service.conftest import Account
+
+
+@pytest.fixture
+def owner(client, admin_headers):
+    account = Account(client, admin_headers)
+    response = client.post(
+        "/items", json={"name": f"d-{account.username}"}, headers=account.headers
+    )
+    assert response.status_code == 201, response.text
+    account.item_id = response.json()["id"]
+    return account
+
+
+def both_ways(client, prepared: Prepared, params: dict) -> tuple[list, list]:
+    """(the driver's rows, SQLAlchemy's rows as dicts), run on the app's event loop."""
+    db = client.app.state.db
+    driver = client.portal.call(db.driver.rows, prepared, params)
+    core = client.portal.call(db.read, all_rows, prepared.statement, params)
+    return driver, [dict(row) for row in core]
+
+
+MARIADB = pytest.mark.parametrize("backend", ["mariadb"], indirect=True)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_sqlite_has_no_driver_pool(client):
+    assert client.app.state.db.driver is None
+
+
+def hot_reads(owner) -> list[tuple[Prepared, dict]]:
+    digest = token_digest(owner.tokens["access_token"])
+    whole_items = paging._whole(ItemPublic, Item, kept_total("items"))
+    return [
+        (deps._SESSION_BY_ACCESS_TOKEN, {"digest": digest}),
+        (rows._by_id(ItemPublic, Item), {"id": owner.item_id}),
+        (rows._by_id(UserPublic, User), {"id": owner.id}),
+        (whole_items, {"offset": 0, "limit": 20}),
+        (paging._whole(UserPublic, User, None), {"offset": 0, "limit": 5}),
+    ]
+
+
+@MARIADB
+@pytest.mark.parametrize("case", range(5), ids=["token", "item", "user", "items", "users"])
+def test_driver_rows_equal_sqlalchemy_rows(client, owner, case):
+    prepared, params = hot_reads(owner)[case]
+    driver, core = both_ways(client, prepared, params)
+    assert driver, "the statement found no row: the comparison would be empty"
+    assert driver == core
+    for got, expected in zip(driver, core, strict=True):
+        assert {k: type(v) for k, v in got.items()} == {k: type(v) for k, v in expected.items()}
+        for key in ("created_at", "updated_at", "access_expires_at"):
+            if key in got:
+                assert got[key].tzinfo == UTC
+
+
+@MARIADB
+def test_a_missing_row_is_no_row(client):
+    driver, core = both_ways(client, rows._by_id(ItemPublic, Item), {"id": 2_000_000_000})
+    assert driver == core == []
+
+
+def test_a_statement_that_needs_sqlalchemy_at_run_time_is_refused():
+    # An expanding IN is rendered per call: it cannot be compiled once.
+    prepared = Prepared(select(Item.id).where(Item.id.in_([1, 2])))
+    with pytest.raises(ValueError, match="post-compile"):
+        prepared.compiled(mysql.dialect())
