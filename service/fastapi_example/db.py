@@ -23,7 +23,16 @@ from weakref import WeakKeyDictionary
 
 import anyio
 from fastapi import Depends, Request
-from sqlalchemy import Connection, Engine, Executable, RowMapping, create_engine, event, make_url
+from sqlalchemy import (
+    Engine,
+    RowMapping,
+    Select,
+    create_engine,
+    event,
+    literal_column,
+    make_url,
+    select,
+)
 from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -171,9 +180,12 @@ class Database:
         self.reader = make_async_engine(settings, autocommit=True)
         self._size = settings.db_pool_size
         self.driver = None
-        if self.reader.dialect.driver == "asyncmy":
+        if self.reader.dialect.driver == "asyncmy":  # MySQL's reads: the reader engine's place
             self.driver = DriverPool(
-                self.reader, self._size, POOL_RECYCLE_SECONDS, settings.db_connect_timeout
+                self.reader,
+                self._size + settings.db_max_overflow,
+                POOL_RECYCLE_SECONDS,
+                settings.db_connect_timeout,
             )
         # Per loop: tests run many apps, and each TestClient its own loop.
         self._gates: WeakKeyDictionary = WeakKeyDictionary()
@@ -231,42 +243,39 @@ class Database:
         finally:
             gate.release()
 
-    async def read(self, work: Callable[..., T], *args) -> T:
-        """work(connection, *args) with a Core connection of the reader, for hot reads.
+    async def rows(
+        self, prepared: Prepared, params: Mapping[str, Any], *, gated: bool = True
+    ) -> list[Mapping[str, Any]]:
+        """The rows of a statement built once, as mappings: every read of a request.
 
-        `work` is plain synchronous SQLAlchemy; checkout, queries and release run in one
-        greenlet on the event loop (as AsyncConnection.run_sync runs code), where an
-        AsyncConnection enters a greenlet for each of them: a quarter less CPU per read.
+        MySQL: through asyncmy's pool (a quarter of SQLAlchemy's CPU per read, driver.py).
+        SQLite: through the reader engine, checkout, query and release in one greenlet (an
+        AsyncConnection would enter one for each). Probes and the catalog pass gated=False.
         """
+        if not gated:
+            return await self._rows(prepared, params)
         gate = self._gate(self.reader)
         await self._enter(gate)
         try:
-            return await greenlet_spawn(self._read, work, *args)
+            return await self._rows(prepared, params)
         finally:
             gate.release()
 
-    def _read(self, work: Callable[..., T], *args) -> T:
-        with self.reader.sync_engine.connect() as connection:
-            return work(connection, *args)
-
-    async def rows(self, prepared: Prepared, params: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-        """The rows of a statement built once, as mappings: the hot reads (tokens, by id, pages).
-
-        Through asyncmy's pool on MySQL (a quarter of SQLAlchemy's CPU per read), else Core.
-        """
-        if self.driver is None:
-            return await self.read(all_rows, prepared.statement, params)
-        gate = self._gate(self.reader)  # the driver's pool is the reader's size: one gate
-        await self._enter(gate)
-        try:
+    async def _rows(self, prepared: Prepared, params: Mapping[str, Any]) -> list[Mapping]:
+        if self.driver is not None:
             return await self.driver.rows(prepared, params)
-        finally:
-            gate.release()
+        return await greenlet_spawn(self._core_rows, prepared.statement, params)
+
+    def _core_rows(self, statement: Select, params: Mapping[str, Any]) -> list[RowMapping]:
+        with self.reader.sync_engine.connect() as connection:
+            return connection.execute(statement, params).mappings().all()
+
+    async def ping(self) -> None:
+        """One round trip on the reader, outside the gate: the readiness probe."""
+        await self.rows(_PING, {}, gated=False)
 
 
-def all_rows(connection: Connection, statement: Executable, params: Mapping) -> list[RowMapping]:
-    """Every row of a statement, as mappings: a `work` for Database.read."""
-    return connection.execute(statement, params).mappings().all()
+_PING = Prepared(select(literal_column("1").label("one")))
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

@@ -93,6 +93,8 @@ class DriverPool:
             self._pool = None
 
     async def rows(self, prepared: Prepared, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        if self._pool is None:
+            raise RuntimeError("the driver pool is not open: await Database.start() first")
         query = prepared.compiled(self.dialect)
         args = query.args(params)
         try:

@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.db = db
     app.state.metrics = metrics
-    app.state.catalog = CatalogCache(db.reader, settings.versions_cache_seconds)
+    app.state.catalog = CatalogCache(db, settings.versions_cache_seconds)
     app.state.draining = False
 
     add_error_handlers(app)

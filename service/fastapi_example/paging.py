@@ -1,19 +1,48 @@
-"""Page/limit query parameters and a counted, stably ordered page of a table."""
+"""Page/limit query parameters, list filters, and a counted, stably ordered page of a table."""
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import cache
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query
-from sqlalchemy import ColumnElement, ScalarSelect, Select, bindparam, func, select
+from sqlalchemy import ColumnElement, ScalarSelect, bindparam, func, select
 from sqlmodel import SQLModel
 
-from fastapi_example.db import Database, all_rows
+from fastapi_example.db import Database
 from fastapi_example.driver import Prepared
 from fastapi_example.models import Text
 from fastapi_example.rows import public_columns, to_public
 
 MAX_PAGE = 2_147_483_647
 M = TypeVar("M", bound=SQLModel)
+LIKE_ESCAPE = "/"
+
+
+@dataclass(frozen=True, eq=False)
+class Match:
+    """A list filter: a condition on a bound parameter, and how a query value binds to it."""
+
+    condition: ColumnElement[bool]
+    param: str
+    bind: Callable[[Any], Any] = lambda value: value
+
+
+def contains(column) -> Match:
+    """Case-insensitive substring match where % and _ are literal."""
+    param = f"{column.key}_contains"
+    condition = func.lower(column).like(bindparam(param), escape=LIKE_ESCAPE)
+    return Match(condition, param, lambda text: f"%{_escape_like(text.lower())}%")
+
+
+def equals(column) -> Match:
+    return Match(column == bindparam(column.key), column.key)
+
+
+def _escape_like(text: str) -> str:
+    for special in (LIKE_ESCAPE, "%", "_"):  # the escape character itself first
+        text = text.replace(special, LIKE_ESCAPE + special)
+    return text
 
 
 class Paging:
@@ -25,51 +54,46 @@ class Paging:
         db: Database,
         public: type[M],
         table: type[SQLModel],
-        where: list[ColumnElement[bool]],
+        filters: Mapping[str, Match],
+        given: Mapping[str, Any],
         total: ScalarSelect | None = None,
     ) -> tuple[int, list[M]]:
-        """(rows matching `where`, this page of them as `public` models, ordered by id).
+        """(rows matching the `given` filters, this page of them as `public`, ordered by id).
 
-        The total rides along with the page as a scalar subquery (counted with `where` unless
-        given): one round trip, and a second only when the page is past the end.
+        `filters` names the table's filters; `given` their values from the query (None: not
+        given). The total rides along with the page as a scalar subquery (counted with the
+        filters unless given): one round trip, and a second only when the page is past the end.
         """
-        bounds = {"offset": (self.page - 1) * self.limit, "limit": self.limit}
-        if where:
-            page = _page(public, table, where, total)
-            rows = await db.read(all_rows, page, bounds)
-        else:
-            # The same statement for every page: built once, its offset and limit bound per
-            # call, and a hot read (Database.rows).
-            whole = _whole(public, table, total)
-            page = whole.statement
-            rows = await db.rows(whole, bounds)
+        used = tuple((name, filters[name]) for name, value in given.items() if value is not None)
+        params = {match.param: match.bind(given[name]) for name, match in used}
+        params.update(offset=(self.page - 1) * self.limit, limit=self.limit)
+        page, total_only = _statements(public, table, used, total)
+        rows = await db.rows(page, params)
         if not rows:
-            total_only = select(page.selected_columns._total)
-            return (await db.read(all_rows, total_only, {}))[0]["_total"], []
+            return (await db.rows(total_only, params))[0]["_total"], []
         return rows[0]["_total"], [to_public(public, row) for row in rows]
 
 
-def _page(
+@cache
+def _statements(
     public: type[SQLModel],
     table: type[SQLModel],
-    where: list[ColumnElement[bool]] | tuple = (),
-    total: ScalarSelect | None = None,
-) -> Select:
-    """A page of `public` rows matching `where`, ordered by id, with their total."""
+    used: tuple[tuple[str, Match], ...],
+    total: ScalarSelect | None,
+) -> tuple[Prepared, Prepared]:
+    """(a page of `public` rows matching the filters used, ordered by id, with their total;
+    that total alone), built once per combination of filters, values bound per call."""
+    where = [match.condition for _, match in used]
     if total is None:
         total = select(func.count()).select_from(table).where(*where).scalar_subquery()
-    return (
+    page = (
         select(*public_columns(public, table), total.label("_total"))
         .where(*where)
         .order_by(table.__table__.c.id)
         .offset(bindparam("offset"))
         .limit(bindparam("limit"))
     )
-
-
-@cache
-def _whole(public: type[SQLModel], table: type[SQLModel], total: ScalarSelect | None) -> Prepared:
-    return Prepared(_page(public, table, (), total))
+    return Prepared(page), Prepared(select(page.selected_columns._total))
 
 
 async def paging(
@@ -82,8 +106,3 @@ async def paging(
 
 PagingDep = Annotated[Paging, Depends(paging)]
 Filter = Annotated[Text | None, Query(min_length=1, max_length=100)]
-
-
-def contains(column, text: str):
-    """Case-insensitive substring match where % and _ are literal."""
-    return func.lower(column).contains(text.lower(), autoescape=True)

@@ -7,19 +7,26 @@ GET /roles and /versions need no database round trip.
 
 import asyncio
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Header, HTTPException, Request
-from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import select
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy import select
 
+from fastapi_example.driver import Prepared
 from fastapi_example.models import Role, RolePublic, Version, VersionPublic
+from fastapi_example.rows import public_columns, to_public
+
+if TYPE_CHECKING:
+    from fastapi_example.db import Database
+
+
+_ROLES = Prepared(select(*public_columns(RolePublic, Role)).order_by(Role.id))
+_VERSIONS = Prepared(select(*public_columns(VersionPublic, Version)).order_by(Version.id))
 
 
 class CatalogCache:
-    def __init__(self, engine: AsyncEngine, ttl: float) -> None:
-        self._engine, self._ttl = engine, ttl
+    def __init__(self, db: "Database", ttl: float) -> None:
+        self._db, self._ttl = db, ttl
         self.roles: list[RolePublic] = []
         self.versions: list[VersionPublic] = []
         self._supported: dict[str, bool] = {}
@@ -35,13 +42,11 @@ class CatalogCache:
         if self.stale:
             async with self._lock:  # one reload at a time; the others then find it fresh
                 if self.stale:
-                    async with AsyncSession(self._engine) as session:
-                        roles = (await session.exec(select(Role).order_by(Role.id))).all()
-                        versions = (await session.exec(select(Version).order_by(Version.id))).all()
-                    self.roles = [RolePublic.model_validate(r, from_attributes=True) for r in roles]
-                    self.versions = [
-                        VersionPublic.model_validate(v, from_attributes=True) for v in versions
-                    ]
+                    # Outside the reader's gate: the pool's overflow is the refresh's.
+                    roles = await self._db.rows(_ROLES, {}, gated=False)
+                    versions = await self._db.rows(_VERSIONS, {}, gated=False)
+                    self.roles = [to_public(RolePublic, row) for row in roles]
+                    self.versions = [to_public(VersionPublic, row) for row in versions]
                     self._supported = {v.version: v.supported for v in self.versions}
                     self._loaded_at = time.monotonic()
         return self

@@ -13,9 +13,10 @@ from sqlalchemy.dialects import mysql
 
 from fastapi_example import deps, paging, rows
 from fastapi_example.counts import kept_total
-from fastapi_example.db import all_rows
 from fastapi_example.driver import Prepared
 from fastapi_example.models import Item, ItemPublic, User, UserPublic
+from fastapi_example.routes.items import ITEM_FILTERS
+from fastapi_example.routes.users import USER_FILTERS
 from fastapi_example.security import token_digest
 from tests.service.conftest import Account
 
@@ -34,9 +35,13 @@ def owner(client, admin_headers):
 def both_ways(client, prepared: Prepared, params: dict) -> tuple[list, list]:
     """(the driver's rows, SQLAlchemy's rows as dicts), run on the app's event loop."""
     db = client.app.state.db
-    driver = client.portal.call(db.driver.rows, prepared, params)
-    core = client.portal.call(db.read, all_rows, prepared.statement, params)
-    return driver, [dict(row) for row in core]
+
+    async def core() -> list[dict]:
+        async with db.reader.connect() as connection:
+            result = await connection.execute(prepared.statement, params)
+            return [dict(row) for row in result.mappings()]
+
+    return client.portal.call(db.driver.rows, prepared, params), client.portal.call(core)
 
 
 MARIADB = pytest.mark.parametrize("backend", ["mariadb"], indirect=True)
@@ -49,18 +54,28 @@ def test_sqlite_has_no_driver_pool(client):
 
 def hot_reads(owner) -> list[tuple[Prepared, dict]]:
     digest = token_digest(owner.tokens["access_token"])
-    whole_items = paging._whole(ItemPublic, Item, kept_total("items"))
+    items, _ = paging._statements(ItemPublic, Item, (), kept_total("items"))
+    named = (("name", ITEM_FILTERS["name"]),)
+    items_named, items_total = paging._statements(ItemPublic, Item, named, None)
+    named_params = {"name_contains": f"%{owner.username}%", "offset": 0, "limit": 5}
+    activated = (("activated", USER_FILTERS["activated"]),)
+    users, _ = paging._statements(UserPublic, User, activated, None)
     return [
         (deps._SESSION_BY_ACCESS_TOKEN, {"digest": digest}),
         (rows._by_id(ItemPublic, Item), {"id": owner.item_id}),
         (rows._by_id(UserPublic, User), {"id": owner.id}),
-        (whole_items, {"offset": 0, "limit": 20}),
-        (paging._whole(UserPublic, User, None), {"offset": 0, "limit": 5}),
+        (items, {"offset": 0, "limit": 20}),
+        (items_named, named_params),
+        (items_total, named_params),
+        (users, {"activated": True, "offset": 0, "limit": 5}),
     ]
 
 
+CASES = ["token", "item", "user", "items", "items named", "items named total", "users"]
+
+
 @MARIADB
-@pytest.mark.parametrize("case", range(5), ids=["token", "item", "user", "items", "users"])
+@pytest.mark.parametrize("case", range(len(CASES)), ids=CASES)
 def test_driver_rows_equal_sqlalchemy_rows(client, owner, case):
     prepared, params = hot_reads(owner)[case]
     driver, core = both_ways(client, prepared, params)

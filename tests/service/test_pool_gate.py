@@ -7,15 +7,17 @@ import asyncio
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import literal_column, select, text
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from fastapi_example import db as db_module
-from fastapi_example.db import Database, all_rows
+from fastapi_example.db import Database
+from fastapi_example.driver import Prepared
 from fastapi_example.main import create_app
 from tests.service.conftest import ADMIN, bearer, login
 
 SIZE = 2
+ONE = Prepared(select(literal_column("1").label("one")))
 
 
 @pytest.fixture
@@ -27,6 +29,7 @@ def test_more_sessions_than_the_pool_wait_their_turn(database):
     inside, most = 0, 0
 
     async def main() -> list[int]:
+        await database.start()
         order: list[int] = []
 
         async def writer(n: int) -> None:
@@ -40,7 +43,7 @@ def test_more_sessions_than_the_pool_wait_their_turn(database):
                 inside -= 1
 
         async def reader(n: int) -> None:
-            assert (await database.read(all_rows, text("SELECT 1 AS one"), {}))[0]["one"] == 1
+            assert (await database.rows(ONE, {}))[0]["one"] == 1
             order.append(n)
 
         try:
@@ -57,6 +60,7 @@ def test_a_session_that_waits_too_long_fails_fast(database, monkeypatch):
     monkeypatch.setattr(db_module, "POOL_TIMEOUT_SECONDS", 0.2)
 
     async def main() -> None:
+        await database.start()
         holding: list[int] = []
         all_held, release = asyncio.Event(), asyncio.Event()
 
@@ -74,7 +78,7 @@ def test_a_session_that_waits_too_long_fails_fast(database, monkeypatch):
                 async with database.write_session():
                     pass
             # The reader's gate is its own: reads still go through.
-            assert (await database.read(all_rows, text("SELECT 1 AS one"), {}))[0]["one"] == 1
+            assert (await database.rows(ONE, {}))[0]["one"] == 1
         finally:
             release.set()
             await asyncio.gather(*holders)

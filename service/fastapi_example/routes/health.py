@@ -3,16 +3,9 @@
 import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 router = APIRouter(tags=["health"])
 READY_TIMEOUT_SECONDS = 1.0
-
-
-async def _ping(engine: AsyncEngine) -> None:
-    async with engine.connect() as connection:
-        await connection.execute(text("SELECT 1"))
 
 
 @router.get("/healthz")
@@ -26,7 +19,7 @@ async def readyz(request: Request):
         return JSONResponse({"detail": "Shutting down"}, status_code=503)
     try:
         with anyio.fail_after(READY_TIMEOUT_SECONDS):
-            await _ping(request.app.state.db.reader)
+            await request.app.state.db.ping()
     except Exception:
         return JSONResponse({"detail": "Database unavailable"}, status_code=503)
     return {"status": "ready"}

@@ -20,7 +20,7 @@ from fastapi_example.models import (
     UserUpdate,
     utcnow,
 )
-from fastapi_example.paging import Filter, PagingDep, contains
+from fastapi_example.paging import Filter, PagingDep, contains, equals
 from fastapi_example.rows import read_by_id
 from fastapi_example.security import generate_password
 from fastapi_example.sessions import revoke_sessions
@@ -59,6 +59,9 @@ async def create_user(body: UserCreate, _admin: AdminUser, db: SessionDep, setti
     return UserCreated(**user.model_dump(), password=generated)
 
 
+USER_FILTERS = {"username": contains(User.username), "activated": equals(User.activated)}
+
+
 @router.get("", response_model=UsersPage)
 async def list_users(
     _user: CurrentUser,
@@ -67,12 +70,8 @@ async def list_users(
     username: Filter = None,
     activated: bool | None = None,
 ):
-    where = []
-    if username is not None:
-        where.append(contains(User.username, username))
-    if activated is not None:
-        where.append(User.activated == activated)
-    total, users = await paging.fetch(db, UserPublic, User, where)
+    given = {"username": username, "activated": activated}
+    total, users = await paging.fetch(db, UserPublic, User, USER_FILTERS, given)
     return UsersPage(page=paging.page, limit=paging.limit, total=total, users=users)
 
 
