@@ -1,10 +1,10 @@
 """The baseline: the API's SQL through asyncmy, the API's driver, without the framework.
 
 `make bench` divides each route's throughput by this app's: the share of what the database
-and the driver allow for the same statements. The API runs SQLAlchemy's asyncio extension
-over asyncmy (`mysql+asyncmy://`), so this app does what that leaves to the driver: every
-query awaited on the event loop, over a pool of DB_POOL_SIZE (default 10) connections in
-autocommit mode. A read is one statement. Logins, refreshes and item creation are a
+and the driver allow for the same statements. The API reads through asyncmy's own pool
+and writes through SQLAlchemy's asyncio extension over asyncmy (`mysql+asyncmy://`), so this
+app does what those leave to the driver: every query awaited on the event loop, over a pool
+of DB_POOL_SIZE (default 10) connections in autocommit mode. A read is one statement. Logins, refreshes and item creation are a
 transaction on the request's connection, BEGIN … COMMIT at READ COMMITTED as in the API,
 rolled back when anything fails and run again when InnoDB makes it a deadlock victim (3
 attempts, as the API's retry_on_deadlock); PATCH /items/{id} stays a read and one autocommit

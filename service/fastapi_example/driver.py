@@ -36,11 +36,14 @@ class Compiled:
             )
             for name, bind in ((name, compiled.binds[name]) for name in compiled.positiontup or ())
         ]
-        self.columns = [
-            # No cursor type code: none of the processors for these column types reads it.
+        self.keys = [column.key for column in statement.selected_columns]
+        # Only the columns that have one (most come from the driver as they are). No cursor
+        # type code: none of the processors for these column types reads it.
+        processors = (
             (column.key, column.type.dialect_impl(dialect).result_processor(dialect, None))
             for column in statement.selected_columns
-        ]
+        )
+        self.processors = [(key, process) for key, process in processors if process]
 
     def args(self, params: Mapping[str, Any]) -> tuple:
         args = []
@@ -50,10 +53,11 @@ class Compiled:
         return tuple(args)
 
     def typed(self, row: tuple) -> dict[str, Any]:
-        return {
-            key: process(value) if process and value is not None else value
-            for (key, process), value in zip(self.columns, row, strict=True)
-        }
+        values = dict(zip(self.keys, row, strict=True))
+        for key, process in self.processors:
+            if values[key] is not None:
+                values[key] = process(values[key])
+        return values
 
 
 class Prepared:
