@@ -4,13 +4,14 @@
 and the driver allow for the same statements. The API reads through asyncmy's own pool
 and writes through SQLAlchemy's asyncio extension over asyncmy (`mysql+asyncmy://`), so this
 app does what those leave to the driver: every query awaited on the event loop, over a pool
-of DB_POOL_SIZE (default 10) connections in autocommit mode. A read is one statement. Logins, refreshes and item creation are a
-transaction on the request's connection, BEGIN … COMMIT at READ COMMITTED as in the API,
-rolled back when anything fails and run again when InnoDB makes it a deadlock victim (3
-attempts, as the API's retry_on_deadlock); PATCH /items/{id} stays a read and one autocommit
-UPDATE. Argon2 (POST /auth/token) runs in a small thread pool, off the event loop, as in the
-API. No FastAPI, SQLAlchemy or pydantic; served by the same uvicorn (uvloop, httptools, one
-worker). `GET /ceiling` answers a constant body: the server stack alone.
+of DB_POOL_SIZE (default 10) connections in autocommit mode. A read is one statement.
+Logins, refreshes and item creation are a transaction on the request's connection,
+BEGIN … COMMIT at READ COMMITTED as in the API, rolled back when anything fails and run
+again when InnoDB makes it a deadlock victim (3 attempts, as the API's retry_on_deadlock);
+PATCH /items/{id} stays a read and one autocommit UPDATE. Argon2 (POST /auth/token) runs in
+a small thread pool, off the event loop, as in the API. No FastAPI, SQLAlchemy or pydantic;
+served by the same uvicorn (uvloop, httptools, one worker). `GET /ceiling` answers a
+constant body: the server stack alone.
 
 Statuses and JSON bodies are the API's for the requests the benchmark sends and for their
 401, 403, 404 and 409 answers; not for validation errors (422) or login throttling (429):
