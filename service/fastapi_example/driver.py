@@ -1,10 +1,11 @@
-"""The hottest reads on MySQL: Core statements compiled once, run through asyncmy's own pool.
+"""MySQL's request reads: Core statements built once, run through asyncmy's own pool.
 
-A token lookup through SQLAlchemy's asyncio pool and Connection costs about 160 µs of CPU
-here; the same statement through asyncmy's pool about 40 µs (benchmarks/README.md). The
+A token lookup through SQLAlchemy's asyncio pool and Connection cost about 160 µs of CPU;
+the same statement through asyncmy's pool about 40 µs (benchmarks/README.md). The
 statements stay SQLAlchemy Core, compiled once per dialect, and their rows are typed by the
 columns' own result processors (UTC datetimes, booleans), so both paths give the same values.
-SQLite, and any statement built per request, goes through SQLAlchemy (Database.read).
+asyncmy drops a connection whose query was cancelled mid-answer; SQLite reads go through
+SQLAlchemy (Database.rows).
 """
 
 from collections.abc import Mapping
