@@ -5,6 +5,7 @@ rows must equal SQLAlchemy's, value for value and type for type (aware UTC datet
 On SQLite there is no driver pool: the same statements go through SQLAlchemy.
 """
 
+import time
 from datetime import UTC
 
 import pytest
@@ -13,12 +14,14 @@ from sqlalchemy.dialects import mysql
 
 from fastapi_example import deps, paging, rows
 from fastapi_example.counts import kept_total
+from fastapi_example.db import PING_AFTER_IDLE_SECONDS
 from fastapi_example.driver import Prepared
 from fastapi_example.models import Item, ItemPublic, User, UserPublic
 from fastapi_example.routes.items import ITEM_FILTERS
 from fastapi_example.routes.users import USER_FILTERS
 from fastapi_example.security import token_digest
 from tests.service.conftest import Account
+from tests.support import mariadb
 
 
 @pytest.fixture
@@ -99,3 +102,25 @@ def test_a_statement_that_needs_sqlalchemy_at_run_time_is_refused():
     prepared = Prepared(select(Item.id).where(Item.id.in_([1, 2])))
     with pytest.raises(ValueError, match="post-compile"):
         prepared.compiled(mysql.dialect())
+
+
+@MARIADB
+def test_connections_the_server_closed_while_idle_are_replaced(client, owner):
+    """A server restart, wait_timeout or a proxy ends idle connections: no read fails for it."""
+    database = client.app.state.settings.db_name
+    for _ in range(3):  # the pools hold connections now
+        assert client.get(f"/items/{owner.item_id}", headers=owner.headers).status_code == 200
+    with mariadb.connect() as conn, conn.cursor() as cursor:
+        cursor.execute(
+            "SELECT id FROM information_schema.processlist WHERE db = %s AND command = 'Sleep'",
+            (database,),
+        )
+        idle = [row[0] for row in cursor.fetchall()]
+        assert idle
+        for connection_id in idle:
+            cursor.execute(f"KILL CONNECTION {int(connection_id)}")
+    # Past the writer's ping threshold too, so the later tests find its pool healthy.
+    time.sleep(PING_AFTER_IDLE_SECONDS + 0.1)
+    for path in ("/auth/me", f"/items/{owner.item_id}", "/items?limit=5"):
+        response = client.get(path, headers=owner.headers)
+        assert response.status_code == 200, response.text
