@@ -8,8 +8,9 @@ for MySQL, aiosqlite for SQLite): a query costs no thread hop. Two pools serve t
   as it would inside a READ COMMITTED transaction, and there is no transaction to end, so a
   read costs one round trip instead of two (the query, then a ROLLBACK).
 
-On MySQL the hottest reads (statements built once: driver.Prepared) skip SQLAlchemy's
-execution and go through asyncmy's own pool, connected as the reader is (driver.py).
+Every request read is a Core statement built once (driver.Prepared), run by Database.rows:
+on MySQL through asyncmy's own pool, connected with the reader engine's arguments and
+without SQLAlchemy's execution (driver.py); on SQLite through the reader engine.
 
 `make_engine` (pymysql or sqlite3) serves `migrate`, the token-cleanup job and the tests.
 """
