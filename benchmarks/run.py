@@ -175,8 +175,10 @@ def profile(server: procs.Server, script: str, env: dict, seconds: float) -> lis
 
 # Where a GIL sample's time goes: the innermost frame that belongs to one of these.
 COMPONENTS = [
-    # asyncmy is compiled: py-spy shows its time in SQLAlchemy's adapter that awaits it.
+    # asyncmy is compiled: py-spy shows its time in the Python frame that awaits it,
+    # SQLAlchemy's adapter (writes) or DriverPool.rows (reads).
     ("asyncmy (driver) via SQLAlchemy's asyncio adapter", "connectors/asyncio.py"),
+    ("asyncmy (driver) via DriverPool.rows", "DriverPool\\.rows \\(.*driver\\.py"),
     ("sqlalchemy/sqlmodel", "sqlalchemy/|sqlmodel/|greenlet"),
     ("pydantic", "pydantic"),
     ("threadpool hand-off", "to_thread|WorkerThread|Queue\\.|Condition\\.|_write_to_self"),
