@@ -25,6 +25,8 @@ class Compiled:
         compiled = statement.compile(dialect=dialect)
         if "POSTCOMPILE" in compiled.string:  # expanding IN and the like need SQLAlchemy
             raise ValueError("a prepared statement cannot have post-compile parameters")
+        if not compiled.positional:  # args() gives a tuple (%s, ?), not a mapping (%(x)s)
+            raise ValueError(f"{dialect.paramstyle} parameters are not positional")
         self.sql = compiled.string
         # Per parameter: its name, whether the caller must give it, the value bound in the
         # statement itself (a literal), and its type's bind processor.
@@ -66,12 +68,15 @@ class Prepared:
 
     def __init__(self, statement: Select) -> None:
         self.statement = statement
-        self._compiled: dict[str, Compiled] = {}
+        self._compiled: dict[tuple[str, str], Compiled] = {}
 
     def compiled(self, dialect: Dialect) -> Compiled:
-        compiled = self._compiled.get(dialect.name)
+        """For this dialect and driver (their parameter styles differ). The dialect may not
+        have met the server yet: these statements use nothing that depends on its version."""
+        key = (dialect.name, dialect.driver)
+        compiled = self._compiled.get(key)
         if compiled is None:
-            compiled = self._compiled[dialect.name] = Compiled(self.statement, dialect)
+            compiled = self._compiled[key] = Compiled(self.statement, dialect)
         return compiled
 
 

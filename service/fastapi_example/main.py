@@ -28,8 +28,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
         metrics.start_server(settings.host, settings.metrics_port)
-        await db.start()
         try:
+            await db.start()
             yield
         finally:
             metrics.stop_server()

@@ -9,8 +9,8 @@ import time
 from datetime import UTC
 
 import pytest
-from sqlalchemy import select
-from sqlalchemy.dialects import mysql
+from sqlalchemy import bindparam, select
+from sqlalchemy.dialects.mysql import asyncmy, pymysql
 
 from fastapi_example import deps, paging, rows
 from fastapi_example.counts import kept_total
@@ -101,7 +101,16 @@ def test_a_statement_that_needs_sqlalchemy_at_run_time_is_refused():
     # An expanding IN is rendered per call: it cannot be compiled once.
     prepared = Prepared(select(Item.id).where(Item.id.in_([1, 2])))
     with pytest.raises(ValueError, match="post-compile"):
-        prepared.compiled(mysql.dialect())
+        prepared.compiled(asyncmy.dialect())
+
+
+def test_a_statement_is_compiled_per_driver_and_only_for_positional_ones():
+    prepared = Prepared(select(Item.id).where(Item.id == bindparam("id")))
+    compiled = prepared.compiled(asyncmy.dialect())
+    assert compiled.sql.endswith("= %s") and compiled.args({"id": 7}) == (7,)
+    assert prepared.compiled(asyncmy.dialect()) is compiled
+    with pytest.raises(ValueError, match="positional"):
+        prepared.compiled(pymysql.dialect(paramstyle="pyformat"))  # %(id)s: named
 
 
 @MARIADB
