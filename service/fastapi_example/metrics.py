@@ -18,6 +18,7 @@ from prometheus_client import (
     PROCESS_COLLECTOR,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     disable_created_metrics,
     make_wsgi_app,
@@ -94,6 +95,11 @@ class Metrics:
             buckets=LATENCY_HIGHR_BUCKETS,
             registry=self.registry,
         )
+        self.in_flight = Gauge(
+            "fastapi_example_requests_in_flight",
+            "HTTP requests the app has started and not yet answered (probes included)",
+            registry=self.registry,
+        )
         self._children: dict[tuple, tuple] = {}
         self._server = None
 
@@ -150,11 +156,15 @@ class _RequestMetrics:
                 status = message["status"]
             await send(message)
 
+        in_flight = self.metrics.in_flight
+        in_flight.inc()
         start = perf_counter()
         try:
             await self.app(scope, receive, send_with_status)
         finally:
             duration = perf_counter() - start
+            # Before the request is counted: in flight + counted never exceeds those started.
+            in_flight.dec()
             # The router leaves the matched route in the scope; FastAPI sets none for a
             # mount (our static files at /) nor for a 404: both are "none", as before. Its
             # path lacks a prefix given to include_router (so routes/ prefix the APIRouters).

@@ -1,6 +1,7 @@
 """The served API's stdout (JSON lines with a request id) and its metrics listener."""
 
 import re
+import threading
 import time
 
 import httpx
@@ -114,6 +115,36 @@ def test_login_counters_move_by_outcome(api):
     assert after["success"] - before["success"] == 1
     assert after["failure"] - before["failure"] == 2
     assert after["throttled"] - before["throttled"] == 1
+
+
+def in_flight(api) -> float:
+    return counter(api, "fastapi_example_requests_in_flight")
+
+
+def test_requests_in_flight_rise_while_logins_run_and_fall_back_to_zero(api):
+    assert in_flight(api) == 0
+    statuses: list[int] = []
+
+    def one_login():
+        with api.client() as client:
+            statuses.append(login(client, *ADMIN) and 200)
+
+    # Each login hashes with Argon2id for tens of ms: twelve at once overlap in the API.
+    threads = [threading.Thread(target=one_login) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    seen = 0.0
+    while any(thread.is_alive() for thread in threads):
+        seen = max(seen, in_flight(api))
+    for thread in threads:
+        thread.join()
+    assert statuses == [200] * 12
+    assert seen >= 2, "never saw two requests in flight at once"
+    # The gauge falls just after each response is sent: poll a little.
+    deadline = time.monotonic() + 5
+    while in_flight(api) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert in_flight(api) == 0
 
 
 def test_version_rejections_are_counted_by_reason(api):
