@@ -2,7 +2,7 @@
 
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from fastapi_example import __version__
@@ -12,7 +12,7 @@ from fastapi_example.logs import AccessLogMiddleware, configure_logging
 from fastapi_example.metrics import UNCOUNTED_PATHS, Metrics
 from fastapi_example.routes import auth, catalog, docs, health, items, users
 from fastapi_example.settings import PACKAGE_DIR, Settings
-from fastapi_example.versions import CatalogCache, check_version
+from fastapi_example.versions import CatalogCache
 
 
 def _errors(*codes: int) -> dict:
@@ -57,19 +57,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     metrics.instrument(app)
     app.add_middleware(AccessLogMiddleware, quiet_paths=UNCOUNTED_PATHS)
 
-    versioned = [Depends(check_version)]
+    # The routers of items, auth, roles and users check X-Version (versions.VersionedRoute).
     # FastAPI tries the included routers in this order, each costing a scan of its routes:
     # the busiest first.
-    app.include_router(
-        items.router, dependencies=versioned, responses=_errors(401, 403, 404, 409, 426, 503)
-    )
-    app.include_router(
-        auth.router, dependencies=versioned, responses=_errors(401, 403, 426, 429, 503)
-    )
-    app.include_router(catalog.roles, dependencies=versioned, responses=_errors(404, 426, 503))
-    app.include_router(
-        users.router, dependencies=versioned, responses=_errors(401, 403, 404, 409, 426, 503)
-    )
+    app.include_router(items.router, responses=_errors(401, 403, 404, 409, 426, 503))
+    app.include_router(auth.router, responses=_errors(401, 403, 426, 429, 503))
+    app.include_router(catalog.roles, responses=_errors(404, 426, 503))
+    app.include_router(users.router, responses=_errors(401, 403, 404, 409, 426, 503))
     app.include_router(catalog.versions, responses=_errors(503))
     app.include_router(health.router)
     app.include_router(docs.router)

@@ -12,6 +12,7 @@ from sqlmodel import Field, SQLModel
 # spaces ("admin " = "admin"), so names cannot end in spaces and lookups recheck in Python.
 TABLE_ARGS = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
 MAX_ID = 2_147_483_647  # INT columns
+MAX_VERSION_LENGTH = 20
 
 
 def utcnow() -> datetime:
@@ -233,7 +234,7 @@ class Version(SQLModel, table=True):
     __tablename__ = "versions"
     __table_args__ = TABLE_ARGS
     id: int | None = Field(default=None, primary_key=True)
-    version: str = Field(max_length=20, unique=True)
+    version: str = Field(max_length=MAX_VERSION_LENGTH, unique=True)
     supported: bool
 
 

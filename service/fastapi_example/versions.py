@@ -7,13 +7,14 @@ GET /roles and /versions need no database round trip.
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
-from fastapi import Header, HTTPException, Request
+from fastapi import HTTPException, Request, Response
+from fastapi.routing import APIRoute
 from sqlalchemy import select
 
 from fastapi_example.driver import Prepared
-from fastapi_example.models import Role, RolePublic, Version, VersionPublic
+from fastapi_example.models import MAX_VERSION_LENGTH, Role, RolePublic, Version, VersionPublic
 from fastapi_example.rows import public_columns, to_public
 
 if TYPE_CHECKING:
@@ -68,12 +69,47 @@ async def get_catalog(request: Request) -> CatalogCache:
     return await request.app.state.catalog.fresh()
 
 
-async def check_version(
-    request: Request,
-    x_version: Annotated[
-        str, Header(max_length=20, description="The client's version; absent means current")
-    ] = "",
-) -> None:
+_DESCRIPTION = "The client's version; absent means current"
+# The header as a `Header()` parameter would document it, added to each versioned operation.
+X_VERSION_PARAMETER = {
+    "name": "x-version",
+    "in": "header",
+    "required": False,
+    "schema": {
+        "type": "string",
+        "maxLength": MAX_VERSION_LENGTH,
+        "description": _DESCRIPTION,
+        "default": "",
+        "title": "X-Version",
+    },
+    "description": _DESCRIPTION,
+}
+
+
+class VersionedRoute(APIRoute):
+    """A route whose requests pass the X-Version check before anything else (426).
+
+    The check was a router dependency: FastAPI solving it and validating its header took a
+    sixth of GET /roles's instructions. Here it is one header lookup before the handler.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        extra = dict(self.openapi_extra or {})
+        extra["parameters"] = [*extra.get("parameters", []), X_VERSION_PARAMETER]
+        self.openapi_extra = extra
+
+    def get_route_handler(self):
+        handler = super().get_route_handler()
+
+        async def versioned(request: Request) -> Response:
+            await check_version(request, request.headers.get("x-version", ""))
+            return await handler(request)
+
+        return versioned
+
+
+async def check_version(request: Request, x_version: str) -> None:
     if not x_version:  # absent or empty: allowed
         return
     catalog = await get_catalog(request)

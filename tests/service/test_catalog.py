@@ -1,5 +1,7 @@
 """Roles, versions and the X-Version check."""
 
+import re
+
 
 def test_roles(client):
     assert client.get("/roles").json() == [{"id": 1, "name": "admin"}, {"id": 2, "name": "user"}]
@@ -38,3 +40,37 @@ def test_version_is_checked_before_authentication(client):
 def test_unversioned_routes(client):
     for path in ("/versions", "/healthz", "/logo.png"):
         assert client.get(path, headers={"X-Version": "0.1"}).status_code == 200, path
+
+
+def test_version_is_checked_before_validation(client, admin_headers):
+    retired = {**admin_headers, "X-Version": "0.2"}
+    assert client.get("/items", params={"limit": 0}, headers=retired).status_code == 426
+    assert client.post("/items", json={"name": ""}, headers=retired).status_code == 426
+    assert client.get("/items/not-a-number", headers=retired).status_code == 426
+
+
+def test_an_oversized_version_is_unknown(client):
+    response = client.get("/roles", headers={"X-Version": "9" * 300})
+    assert response.status_code == 426
+    assert response.json() == {"detail": "Unknown version"}
+
+
+def test_every_operation_that_documents_the_header_checks_it(client):
+    """The schema's x-version parameter and the check come from one route class: each
+    operation that documents the header refuses a retired version, and no other does."""
+    schema = client.app.openapi()
+    checked, unchecked = [], []
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            documented = any(
+                p["in"] == "header" and p["name"] == "x-version"
+                for p in operation.get("parameters", [])
+            )
+            url = re.sub(r"\{[^}]+\}", "1", path)
+            status = client.request(method, url, headers={"X-Version": "0.1"}).status_code
+            (checked if documented else unchecked).append((method, path, status))
+    versioned = {"items", "auth", "roles", "users"}
+    assert {path.split("/")[1] for _, path, _ in checked} == versioned
+    assert not any(path.split("/")[1] in versioned for _, path, _ in unchecked), unchecked
+    assert all(status == 426 for _, _, status in checked), checked
+    assert unchecked and not any(status == 426 for _, _, status in unchecked), unchecked

@@ -7,8 +7,9 @@ from fastapi_example.login import authenticate
 from fastapi_example.logs import USER_ID_KEY
 from fastapi_example.models import LoginRequest, RefreshRequest, Token, TokenPair, UserPublic
 from fastapi_example.sessions import open_session, rotate_session
+from fastapi_example.versions import VersionedRoute
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = APIRouter(prefix="/auth", tags=["auth"], route_class=VersionedRoute)
 
 
 @router.post("/token", response_model=TokenPair)

@@ -5,9 +5,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Path
 
 from fastapi_example.models import MAX_ID, RolePublic, VersionPublic
-from fastapi_example.versions import CatalogCache, get_catalog
+from fastapi_example.versions import CatalogCache, VersionedRoute, get_catalog
 
-roles = APIRouter(prefix="/roles", tags=["roles"])
+roles = APIRouter(prefix="/roles", tags=["roles"], route_class=VersionedRoute)
 versions = APIRouter(prefix="/versions", tags=["versions"])
 Catalog = Annotated[CatalogCache, Depends(get_catalog)]
 

@@ -19,8 +19,9 @@ from fastapi_example.models import (
 )
 from fastapi_example.paging import Filter, PagingDep, contains
 from fastapi_example.rows import read_by_id
+from fastapi_example.versions import VersionedRoute
 
-router = APIRouter(prefix="/items", tags=["items"])
+router = APIRouter(prefix="/items", tags=["items"], route_class=VersionedRoute)
 ItemId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 

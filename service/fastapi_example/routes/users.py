@@ -24,8 +24,9 @@ from fastapi_example.paging import Filter, PagingDep, contains, equals
 from fastapi_example.rows import read_by_id
 from fastapi_example.security import generate_password
 from fastapi_example.sessions import revoke_sessions
+from fastapi_example.versions import VersionedRoute
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = APIRouter(prefix="/users", tags=["users"], route_class=VersionedRoute)
 UserId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
