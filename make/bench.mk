@@ -2,3 +2,7 @@
 .PHONY: bench
 bench: venv ## load, start-up, memory, token-cleanup and table-size benchmarks (benchmarks/README.md)
 	cd benchmarks && PATH="$(CURDIR)/$(BIN):$$PATH" $(CURDIR)/$(BIN)/python run.py
+
+.PHONY: bench-instructions
+bench-instructions: venv ## CPU instructions per request in-process under valgrind, API and baseline (~10 min)
+	cd benchmarks && PATH="$(CURDIR)/$(BIN):$$PATH" $(CURDIR)/$(BIN)/python instructions.py

@@ -1,0 +1,154 @@
+"""`make bench-instructions`: CPU instructions per request, in-process, under valgrind.
+
+wrk's req/s and CPU per request on a shared VM move by ±30 % between runs of the same code;
+the instructions a request executes barely move. So, for a change too small to see through
+that noise: each route is called in-process (an ASGI call per request, no server, no
+sockets), on the API (`create_app`, production settings, JSON access log on) and on the
+baseline, against MariaDB with a small data set. Under callgrind, each (server, route) runs
+twice: WARM requests, then WARM + COUNT; the difference divided by COUNT is the route's
+instructions per request, start-up and warm-up cancelled out. MariaDB runs outside valgrind:
+only the Python process is counted. Uvicorn's share is not in these numbers (it is the same
+for both servers), so API/base here is lower than `make bench`'s throughput ratio.
+
+Prints a table and writes benchmarks/results/instructions-<UTC time>.json. Needs valgrind
+(Debian package) and MariaDB at 127.0.0.1:3306 (root); about 10 minutes.
+"""
+
+import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DB = os.environ.get("BENCH_DB", "fe_instructions")
+WARM = int(os.environ.get("BENCH_WARM_REQUESTS", "200"))
+COUNT = int(os.environ.get("BENCH_COUNTED_REQUESTS", "500"))
+ALL_ROUTES = ["GET /roles", "GET /auth/me", "GET /items/{id}", "GET /items?limit=20"]
+ALL_ROUTES += ["GET /items?name=<filter>", "POST /items", "PATCH /items/{id}"]
+ROUTES = [r for r in os.environ.get("BENCH_ROUTES", ",".join(ALL_ROUTES)).split(",") if r]
+
+
+def requests(route: str, data: Path):
+    """Endless (method, path, query, headers, body) for a route, cycling through the data."""
+    tokens = (data / "tokens.txt").read_text().split()
+    owned = [line.split() for line in (data / "owned.txt").read_text().splitlines()]
+    n = 0
+    while True:
+        n += 1
+        token = tokens[n % len(tokens)].encode()
+        headers = [(b"x-version", b"1.0"), (b"authorization", b"Bearer " + token)]
+        json_headers = [*headers, (b"content-type", b"application/json")]
+        if route == "GET /roles":
+            yield "GET", "/roles", b"", headers, b""
+        elif route == "GET /auth/me":
+            yield "GET", "/auth/me", b"", headers, b""
+        elif route == "GET /items/{id}":
+            yield "GET", f"/items/{n % 1000 + 1}", b"", headers, b""
+        elif route == "GET /items?limit=20":
+            yield "GET", "/items", b"limit=20", headers, b""
+        elif route == "GET /items?name=<filter>":
+            name = f"{n * 7919 % 100_000:05d}"  # as wrk's script: a few matches, often none
+            yield "GET", "/items", f"limit=20&name={name}".encode(), headers, b""
+        elif route == "POST /items":
+            body = json.dumps({"name": f"counted-{time.time_ns()}"}).encode()
+            yield "POST", "/items", b"", json_headers, body
+        elif route == "PATCH /items/{id}":
+            access, item_id = owned[n % len(owned)]
+            headers = [(b"x-version", b"1.0"), (b"authorization", b"Bearer " + access.encode())]
+            body = json.dumps({"description": f"patched {n}"}).encode()
+            yield "PATCH", f"/items/{item_id}", b"", [*headers, json_headers[-1]], body
+
+
+async def serve(app, route: str, data: Path, count: int) -> None:
+    """The app's lifespan, then `count` requests of the route; any answer but 2xx fails."""
+    inbox, outbox = asyncio.Queue(), asyncio.Queue()
+    await inbox.put({"type": "lifespan.startup"})
+    lifespan = {"type": "lifespan", "asgi": {"version": "3.0"}}
+    running = asyncio.create_task(app(lifespan, inbox.get, outbox.put))
+    assert (await outbox.get())["type"] == "lifespan.startup.complete"
+    calls = requests(route, data)
+    for _ in range(count):
+        method, path, query, headers, body = next(calls)
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+            "method": method, "scheme": "http", "path": path, "raw_path": path.encode(),
+            "query_string": query, "root_path": "", "headers": headers,
+            "client": ("127.0.0.1", 40000), "server": ("127.0.0.1", 8080), "state": {},
+        }  # fmt: skip
+        statuses = []
+
+        async def receive(body=body):
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message, statuses=statuses):
+            if message["type"] == "http.response.start":
+                statuses.append(message["status"])
+
+        await app(scope, receive, send)
+        if not 200 <= statuses[0] < 300:
+            raise SystemExit(f"{route}: {method} {path} answered {statuses[0]}")
+    running.cancel()
+
+
+def child(server: str, route: str, data: Path, count: int) -> None:
+    if server == "api":
+        from fastapi_example.main import create_app
+
+        app = create_app()
+    else:
+        sys.path.insert(0, str(HERE))
+        from baseline import app
+    asyncio.run(serve(app, route, data, count))
+
+
+def counted(server: str, route: str, data: Path, count: int, env: dict) -> int:
+    """Instructions callgrind counted for one child process."""
+    args = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
+    args += [sys.executable, __file__, "--child", server, route, str(data), str(count)]
+    run = subprocess.run(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    found = re.search(r"Collected : (\d+)", run.stderr.decode())
+    if run.returncode or not found:
+        raise RuntimeError(f"{server} {route}: {run.stderr.decode()[-2000:]}")
+    return int(found[1])
+
+
+def main() -> None:
+    import dataset
+    import run
+
+    env = dict(run.api_env(DB), METRICS_PORT="0")
+    data = Path(os.environ.get("BENCH_DATA_DIR", "/tmp/fe-instructions"))
+    if unknown := set(ROUTES) - set(ALL_ROUTES):
+        raise SystemExit(f"BENCH_ROUTES: unknown {sorted(unknown)}; known: {ALL_ROUTES}")
+    dataset.build(env, data, 50, 1000, 500)
+    servers, sizes = ("api", "baseline"), (WARM, WARM + COUNT)
+    runs = [(server, route, n) for route in ROUTES for server in servers for n in sizes]
+    with ThreadPoolExecutor(os.cpu_count() or 2) as pool:
+        totals = pool.map(lambda r: counted(r[0], r[1], data, r[2], env), runs)
+        total = dict(zip(runs, totals, strict=True))
+    result = {}
+    print(f"{'route':28} {'API k instr':>12} {'baseline':>10} {'API/base':>9}")
+    for route in ROUTES:
+        api, base = (
+            (total[s, route, sizes[1]] - total[s, route, sizes[0]]) / COUNT for s in servers
+        )
+        result[route] = {"api": round(api), "baseline": round(base)}
+        print(f"{route:28} {api / 1000:12.0f} {base / 1000:10.0f} {base / api:9.2f}")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H%M%SZ")
+    out = HERE / "results" / f"instructions-{stamp}.json"
+    report = {"machine": run.machine(), "warm": WARM, "counted": COUNT, "routes": result}
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {out.relative_to(HERE.parent)}")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--child"]:
+        child(sys.argv[2], sys.argv[3], Path(sys.argv[4]), int(sys.argv[5]))
+    else:
+        main()
