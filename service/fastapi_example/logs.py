@@ -2,10 +2,9 @@
 
 import contextvars
 import logging
+import os
 import sys
 import time
-import uuid
-from datetime import UTC, datetime
 
 from pydantic_core import to_json
 
@@ -20,9 +19,20 @@ access_logger = logging.getLogger("fastapi_example.access")
 
 
 class JsonFormatter(logging.Formatter):
+    _second: tuple[int, str] = (0, "")  # a whole second and its ISO 8601 text in UTC
+
+    def _time(self, record: logging.LogRecord) -> str:
+        """datetime's isoformat in UTC to the millisecond, the date part made once a second."""
+        whole, text = self._second
+        if whole != int(record.created):
+            whole = int(record.created)
+            text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+            self._second = (whole, text)
+        return f"{text}.{int(record.msecs):03d}+00:00"
+
     def format(self, record: logging.LogRecord) -> str:
         entry = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "time": self._time(record),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
@@ -63,7 +73,7 @@ def _clean_request_id(raw: bytes | None) -> str:
         value = raw.decode("latin-1")[:_MAX_REQUEST_ID]
         if value.isprintable() and value.isascii():
             return value
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()  # 32 hex digits, as uuid4().hex but a fifth of its time
 
 
 class AccessLogMiddleware:
