@@ -11,7 +11,7 @@ only the Python process is counted. Uvicorn's share is not in these numbers (it 
 for both servers), so API/base here is lower than `make bench`'s throughput ratio.
 
 Prints a table and writes benchmarks/results/instructions-<UTC time>.json. Needs valgrind
-(Debian package) and MariaDB at 127.0.0.1:3306 (root); about 10 minutes.
+(Debian package) and MariaDB at 127.0.0.1:3306 (root); about 15 minutes on 2 cores.
 """
 
 import asyncio
@@ -34,6 +34,11 @@ ALL_ROUTES += ["GET /items?name=<filter>", "POST /items", "PATCH /items/{id}"]
 ROUTES = [r for r in os.environ.get("BENCH_ROUTES", ",".join(ALL_ROUTES)).split(",") if r]
 
 
+def headers(token: str, json_body: bool = False) -> list[tuple[bytes, bytes]]:
+    sent = [(b"x-version", b"1.0"), (b"authorization", f"Bearer {token}".encode())]
+    return [*sent, (b"content-type", b"application/json")] if json_body else sent
+
+
 def requests(route: str, data: Path):
     """Endless (method, path, query, headers, body) for a route, cycling through the data."""
     tokens = (data / "tokens.txt").read_text().split()
@@ -41,28 +46,25 @@ def requests(route: str, data: Path):
     n = 0
     while True:
         n += 1
-        token = tokens[n % len(tokens)].encode()
-        headers = [(b"x-version", b"1.0"), (b"authorization", b"Bearer " + token)]
-        json_headers = [*headers, (b"content-type", b"application/json")]
+        token = tokens[n % len(tokens)]
         if route == "GET /roles":
-            yield "GET", "/roles", b"", headers, b""
+            yield "GET", "/roles", b"", headers(token), b""
         elif route == "GET /auth/me":
-            yield "GET", "/auth/me", b"", headers, b""
+            yield "GET", "/auth/me", b"", headers(token), b""
         elif route == "GET /items/{id}":
-            yield "GET", f"/items/{n % 1000 + 1}", b"", headers, b""
+            yield "GET", f"/items/{n % 1000 + 1}", b"", headers(token), b""
         elif route == "GET /items?limit=20":
-            yield "GET", "/items", b"limit=20", headers, b""
+            yield "GET", "/items", b"limit=20", headers(token), b""
         elif route == "GET /items?name=<filter>":
             name = f"{n * 7919 % 100_000:05d}"  # as wrk's script: a few matches, often none
-            yield "GET", "/items", f"limit=20&name={name}".encode(), headers, b""
+            yield "GET", "/items", f"limit=20&name={name}".encode(), headers(token), b""
         elif route == "POST /items":
             body = json.dumps({"name": f"counted-{time.time_ns()}"}).encode()
-            yield "POST", "/items", b"", json_headers, body
+            yield "POST", "/items", b"", headers(token, json_body=True), body
         elif route == "PATCH /items/{id}":
-            access, item_id = owned[n % len(owned)]
-            headers = [(b"x-version", b"1.0"), (b"authorization", b"Bearer " + access.encode())]
+            owner, item_id = owned[n % len(owned)]
             body = json.dumps({"description": f"patched {n}"}).encode()
-            yield "PATCH", f"/items/{item_id}", b"", [*headers, json_headers[-1]], body
+            yield "PATCH", f"/items/{item_id}", b"", headers(owner, json_body=True), body
 
 
 async def serve(app, route: str, data: Path, count: int) -> None:
