@@ -2,20 +2,24 @@
 
 from functools import cache
 
-from sqlalchemy import ScalarSelect, func, update
+from sqlalchemy import ScalarSelect, bindparam, func, update
 from sqlmodel import Session, SQLModel, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
+from fastapi_example.db import Transaction
+from fastapi_example.driver import Prepared
 from fastapi_example.models import Item, RowCount
 
 COUNTED: dict[str, type[SQLModel]] = {"items": Item}
+_ADD_ROWS = Prepared(
+    update(RowCount)
+    .where(RowCount.table_name == bindparam("table"))
+    .values(total=RowCount.total + bindparam("delta"))
+)
 
 
-async def add_rows(db: AsyncSession, table: str, delta: int) -> None:
+async def add_rows(db: Transaction, table: str, delta: int) -> None:
     """In the transaction that inserts or deletes the rows; the caller commits."""
-    await db.exec(
-        update(RowCount).where(RowCount.table_name == table).values(total=RowCount.total + delta)
-    )
+    await db.execute(_ADD_ROWS, {"table": table, "delta": delta})
 
 
 @cache

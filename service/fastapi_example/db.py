@@ -12,6 +12,11 @@ Every request read is a Core statement built once (driver.Prepared), run by Data
 on MySQL through asyncmy's own pool, connected with the reader engine's arguments and
 without SQLAlchemy's execution (driver.py); on SQLite through the reader engine.
 
+The hot writes (items, token refresh, logout) are Core statements too, in a
+Database.transaction on a writer connection: on MySQL sent by asyncmy itself, on SQLite
+through SQLAlchemy. An ORM transaction cost about four times the CPU of the same statements
+(benchmarks/README.md); the rarer writes (users, login) keep the ORM session.
+
 `make_engine` (pymysql or sqlite3) serves `migrate`, the token-cleanup job and the tests.
 """
 
@@ -36,11 +41,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.util import greenlet_spawn
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from fastapi_example.driver import DriverPool, Prepared
+from fastapi_example.driver import DriverPool, DriverTransaction, Prepared
 from fastapi_example.settings import Settings
 
 T = TypeVar("T")
@@ -244,6 +249,32 @@ class Database:
         finally:
             gate.release()
 
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator["Transaction"]:
+        """Core statements in one writer transaction; what is not committed is rolled back."""
+        gate = self._gate(self.writer)
+        await self._enter(gate)
+        try:
+            async with self.writer.connect() as connection:
+                if self.driver is None:
+                    try:
+                        yield CoreTransaction(connection)  # begins at its first statement
+                    finally:
+                        if connection.in_transaction():
+                            with anyio.CancelScope(shield=True):
+                                await connection.rollback()
+                    return
+                raw = await connection.get_raw_connection()
+                transaction = DriverTransaction(raw.driver_connection, self.writer.dialect)
+                try:
+                    yield transaction
+                finally:
+                    await transaction.close()
+                    if transaction.broken:
+                        await connection.invalidate()
+        finally:
+            gate.release()
+
     async def rows(
         self, prepared: Prepared, params: Mapping[str, Any], *, gated: bool = True
     ) -> list[Mapping[str, Any]]:
@@ -276,6 +307,29 @@ class Database:
         await self.rows(_PING, {}, gated=False)
 
 
+class CoreTransaction:
+    """SQLite: a transaction's statements through the writer engine (BEGIN IMMEDIATE)."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def rows(self, prepared: Prepared, params: Mapping[str, Any]) -> list[RowMapping]:
+        return (await self._connection.execute(prepared.statement, params)).mappings().all()
+
+    async def execute(self, prepared: Prepared, params: Mapping[str, Any]) -> int:
+        return (await self._connection.execute(prepared.statement, params)).rowcount
+
+    async def insert(self, prepared: Prepared, params: Mapping[str, Any]) -> int:
+        return (await self._connection.execute(prepared.statement, params)).lastrowid
+
+    async def commit(self) -> None:
+        await self._connection.commit()
+
+    async def rollback(self) -> None:
+        await self._connection.rollback()
+
+
+Transaction = DriverTransaction | CoreTransaction
 _PING = Prepared(select(literal_column("1").label("one")))
 
 
@@ -289,13 +343,20 @@ async def get_database(request: Request) -> Database:
     return request.app.state.db
 
 
+async def get_transaction(request: Request) -> AsyncIterator[Transaction]:
+    """A writer transaction of Core statements, ended when the endpoint returns."""
+    async with request.app.state.db.transaction() as transaction:
+        yield transaction
+
+
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+TransactionDep = Annotated[Transaction, Depends(get_transaction, scope="function")]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 MYSQL_DEADLOCK = 1213
 
 
 async def retry_on_deadlock(
-    db: AsyncSession, work: Callable[..., Awaitable[T]], *args, attempts: int = 3
+    db: AsyncSession | Transaction, work: Callable[..., Awaitable[T]], *args, attempts: int = 3
 ) -> T:
     """await work(db, *args); again, after a rollback, when MySQL made it a deadlock victim.
 

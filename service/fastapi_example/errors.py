@@ -1,7 +1,8 @@
 """Every error is JSON {"detail": ...}; a lost database is a 503, never a hang or a text 500."""
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, TypeVar
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
@@ -12,6 +13,10 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+if TYPE_CHECKING:
+    from fastapi_example.db import Transaction
+
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 # Documented on every route so clients (and schemathesis) know the shape.
@@ -78,15 +83,13 @@ async def _on_unhandled(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": "Internal server error"}, status_code=500)
 
 
-async def unique_or_409(
-    db: AsyncSession, write: Callable[[], Awaitable[None]], detail: str
-) -> None:
-    """await write() (a commit or a flush); a unique index refusing it becomes 409 with detail.
+async def unique_or_409(db: "AsyncSession | Transaction", write: Awaitable[T], detail: str) -> T:
+    """await write (a statement or a commit); a unique index refusing it becomes 409 with detail.
 
     The database, not a check before the write, decides between concurrent writers.
     """
     try:
-        await write()
+        return await write
     except IntegrityError:
         await db.rollback()
         raise HTTPException(status_code=409, detail=detail) from None

@@ -1,12 +1,11 @@
 from fastapi import APIRouter, Request, status
-from sqlalchemy import delete
 
-from fastapi_example.db import SessionDep, retry_on_deadlock
+from fastapi_example.db import SessionDep, TransactionDep, retry_on_deadlock
 from fastapi_example.deps import CurrentUser, SettingsDep, unauthorized
 from fastapi_example.login import authenticate
 from fastapi_example.logs import USER_ID_KEY
-from fastapi_example.models import LoginRequest, RefreshRequest, Token, TokenPair, UserPublic
-from fastapi_example.sessions import open_session, rotate_session
+from fastapi_example.models import LoginRequest, RefreshRequest, TokenPair, UserPublic
+from fastapi_example.sessions import END_SESSION, open_session, rotate_session
 from fastapi_example.versions import VersionedRoute
 
 router = APIRouter(prefix="/auth", tags=["auth"], route_class=VersionedRoute)
@@ -28,7 +27,7 @@ async def login(body: LoginRequest, request: Request, db: SessionDep, settings: 
 
 
 @router.post("/refresh", response_model=TokenPair)
-async def refresh(body: RefreshRequest, db: SessionDep, settings: SettingsDep):
+async def refresh(body: RefreshRequest, db: TransactionDep, settings: SettingsDep):
     """Exchange a refresh token for new tokens; reusing an exchanged one ends the session."""
     pair = await retry_on_deadlock(db, rotate_session, body.refresh_token, settings)
     if pair is None:
@@ -42,7 +41,7 @@ async def me(user: CurrentUser):
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
-async def logout(caller: CurrentUser, db: SessionDep) -> None:
+async def logout(caller: CurrentUser, db: TransactionDep) -> None:
     """End the current session only."""
-    await db.exec(delete(Token).where(Token.id == caller.session_id))
+    await db.execute(END_SESSION, {"session_id": caller.session_id})
     await db.commit()

@@ -1,11 +1,12 @@
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, status
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy import bindparam, delete, insert, select, update
 
 from fastapi_example.counts import add_rows, kept_total
-from fastapi_example.db import DatabaseDep, SessionDep
+from fastapi_example.db import DatabaseDep, Transaction, TransactionDep
 from fastapi_example.deps import CurrentUser
+from fastapi_example.driver import Prepared
 from fastapi_example.errors import unique_or_409
 from fastapi_example.models import (
     MAX_ID,
@@ -18,29 +19,47 @@ from fastapi_example.models import (
     utcnow,
 )
 from fastapi_example.paging import Filter, PagingDep, contains
-from fastapi_example.rows import read_by_id
+from fastapi_example.rows import public_columns, read_by_id, to_public
 from fastapi_example.versions import VersionedRoute
 
 router = APIRouter(prefix="/items", tags=["items"], route_class=VersionedRoute)
 ItemId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
+# The writes' statements, built once: Core, not the ORM (a quarter of its CPU, db.py).
+_ITEM_BY_ID = Item.__table__.c.id == bindparam("item_id")
+_INSERT = Prepared(
+    insert(Item).values(
+        name=bindparam("name"),
+        description=bindparam("description"),
+        user_id=bindparam("user_id"),
+        created_at=bindparam("created_at"),
+        updated_at=bindparam("updated_at"),
+    )
+)
+_LOCK = Prepared(select(*public_columns(ItemPublic, Item)).where(_ITEM_BY_ID).with_for_update())
+_UPDATE = Prepared(
+    update(Item)
+    .where(_ITEM_BY_ID)
+    .values(
+        name=bindparam("new_name"),
+        description=bindparam("new_description"),
+        updated_at=bindparam("new_updated_at"),
+    )
+)
+_DELETE = Prepared(delete(Item).where(_ITEM_BY_ID))
 
 NAME_TAKEN = "An item with that name already exists"
 
 
-async def _save(db: AsyncSession, item: Item) -> Item:
-    db.add(item)
-    await unique_or_409(db, db.commit, NAME_TAKEN)
-    return item
-
-
 @router.post("", response_model=ItemPublic, status_code=status.HTTP_201_CREATED)
-async def create_item(body: ItemCreate, user: CurrentUser, db: SessionDep):
-    item = Item(name=body.name, description=body.description, user_id=user.id)
-    db.add(item)
-    await unique_or_409(db, db.flush, NAME_TAKEN)  # before the count's row is locked
+async def create_item(body: ItemCreate, user: CurrentUser, db: TransactionDep):
+    now = utcnow()
+    item = {**body.model_dump(), "user_id": user.id, "created_at": now, "updated_at": now}
+    # The name's index decides before the count's row is locked.
+    item["id"] = await unique_or_409(db, db.insert(_INSERT, item), NAME_TAKEN)
     await add_rows(db, "items", 1)
-    return await _save(db, item)
+    await db.commit()
+    return to_public(ItemPublic, item)
 
 
 ITEM_FILTERS = {"name": contains(Item.name), "description": contains(Item.description)}
@@ -70,27 +89,30 @@ async def read_item(item_id: ItemId, _user: CurrentUser, db: DatabaseDep):
     return await read_by_id(db, ItemPublic, Item, item_id, ITEM_NOT_FOUND)
 
 
-async def _owned_item(db: AsyncSession, user: UserPublic, item_id: int) -> Item:
-    """The item to change, loaded in the write transaction; 403 unless owner or admin."""
-    item = await db.get(Item, item_id)
-    if item is None:
+async def _owned_item(db: Transaction, user: UserPublic, item_id: int) -> dict:
+    """The item to change, locked in the write transaction; 403 unless owner or admin."""
+    rows = await db.rows(_LOCK, {"item_id": item_id})
+    if not rows:
         raise HTTPException(status_code=404, detail=ITEM_NOT_FOUND)
-    if item.user_id != user.id and not user.is_admin:
+    item = dict(rows[0])
+    if item["user_id"] != user.id and not user.is_admin:
         raise HTTPException(status_code=403, detail="Only the owner or an admin may change it")
     return item
 
 
 @router.patch("/{item_id}", response_model=ItemPublic)
-async def update_item(item_id: ItemId, body: ItemUpdate, user: CurrentUser, db: SessionDep):
+async def update_item(item_id: ItemId, body: ItemUpdate, user: CurrentUser, db: TransactionDep):
     item = await _owned_item(db, user, item_id)
-    for field, value in body.model_dump(exclude_unset=True).items():
-        setattr(item, field, value)
-    item.updated_at = utcnow()
-    return await _save(db, item)
+    item.update(body.model_dump(exclude_unset=True), updated_at=utcnow())
+    changes = {f"new_{field}": item[field] for field in ("name", "description", "updated_at")}
+    await unique_or_409(db, db.execute(_UPDATE, {"item_id": item_id, **changes}), NAME_TAKEN)
+    await db.commit()
+    return to_public(ItemPublic, item)
 
 
 @router.delete("/{item_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_item(item_id: ItemId, user: CurrentUser, db: SessionDep) -> None:
-    await db.delete(await _owned_item(db, user, item_id))
+async def delete_item(item_id: ItemId, user: CurrentUser, db: TransactionDep) -> None:
+    await _owned_item(db, user, item_id)
+    await db.execute(_DELETE, {"item_id": item_id})
     await add_rows(db, "items", -1)
     await db.commit()

@@ -55,7 +55,7 @@ async def create_user(body: UserCreate, _admin: AdminUser, db: SessionDep, setti
     user = User(username=body.username, role_id=body.role_id, hashed_password="")
     await run_in_threadpool(set_password, user, password, settings)
     db.add(user)
-    await unique_or_409(db, db.commit, USERNAME_TAKEN)
+    await unique_or_409(db, db.commit(), USERNAME_TAKEN)
     generated = None if body.password else password
     return UserCreated(**user.model_dump(), password=generated)
 
@@ -126,7 +126,7 @@ async def update_user(
         await revoke_sessions(db, user.id)
     user.updated_at = utcnow()
     db.add(user)
-    await unique_or_409(db, db.commit, USERNAME_TAKEN)
+    await unique_or_409(db, db.commit(), USERNAME_TAKEN)
     return user
 
 
