@@ -21,6 +21,7 @@ import re
 import subprocess
 import sys
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +32,7 @@ WARM = int(os.environ.get("BENCH_WARM_REQUESTS", "200"))
 COUNT = int(os.environ.get("BENCH_COUNTED_REQUESTS", "500"))
 ALL_ROUTES = ["GET /roles", "GET /auth/me", "GET /items/{id}", "GET /items?limit=20"]
 ALL_ROUTES += ["GET /items?name=<filter>", "POST /items", "PATCH /items/{id}"]
+ALL_ROUTES += ["POST /auth/refresh"]
 ROUTES = [r for r in os.environ.get("BENCH_ROUTES", ",".join(ALL_ROUTES)).split(",") if r]
 
 
@@ -39,8 +41,11 @@ def headers(token: str, json_body: bool = False) -> list[tuple[bytes, bytes]]:
     return [*sent, (b"content-type", b"application/json")] if json_body else sent
 
 
-def requests(route: str, data: Path):
-    """Endless (method, path, query, headers, body) for a route, cycling through the data."""
+def requests(route: str, data: Path, refresh: deque):
+    """Endless (method, path, query, headers, body) for a route, cycling through the data.
+
+    A refresh takes the oldest token of `refresh`; serve() puts each answer's new one back.
+    """
     tokens = (data / "tokens.txt").read_text().split()
     owned = [line.split() for line in (data / "owned.txt").read_text().splitlines()]
     n = 0
@@ -65,16 +70,19 @@ def requests(route: str, data: Path):
             owner, item_id = owned[n % len(owned)]
             body = json.dumps({"description": f"patched {n}"}).encode()
             yield "PATCH", f"/items/{item_id}", b"", headers(owner, json_body=True), body
+        elif route == "POST /auth/refresh":
+            body = json.dumps({"refresh_token": refresh.popleft()}).encode()
+            yield "POST", "/auth/refresh", b"", headers(token, json_body=True), body
 
 
-async def serve(app, route: str, data: Path, count: int) -> None:
+async def serve(app, route: str, data: Path, count: int, refresh: deque) -> None:
     """The app's lifespan, then `count` requests of the route; any answer but 2xx fails."""
     inbox, outbox = asyncio.Queue(), asyncio.Queue()
     await inbox.put({"type": "lifespan.startup"})
     lifespan = {"type": "lifespan", "asgi": {"version": "3.0"}}
     running = asyncio.create_task(app(lifespan, inbox.get, outbox.put))
     assert (await outbox.get())["type"] == "lifespan.startup.complete"
-    calls = requests(route, data)
+    calls = requests(route, data, refresh)
     for _ in range(count):
         method, path, query, headers, body = next(calls)
         scope = {
@@ -83,22 +91,29 @@ async def serve(app, route: str, data: Path, count: int) -> None:
             "query_string": query, "root_path": "", "headers": headers,
             "client": ("127.0.0.1", 40000), "server": ("127.0.0.1", 8080), "state": {},
         }  # fmt: skip
-        statuses = []
+        statuses, answer = [], []
 
         async def receive(body=body):
             return {"type": "http.request", "body": body, "more_body": False}
 
-        async def send(message, statuses=statuses):
+        async def send(message, statuses=statuses, answer=answer):
             if message["type"] == "http.response.start":
                 statuses.append(message["status"])
+            elif message["type"] == "http.response.body":
+                answer.append(message.get("body", b""))
 
         await app(scope, receive, send)
         if not 200 <= statuses[0] < 300:
             raise SystemExit(f"{route}: {method} {path} answered {statuses[0]}")
+        if route == "POST /auth/refresh":
+            refresh.append(json.loads(b"".join(answer))["refresh_token"])
     running.cancel()
 
 
 def child(server: str, route: str, data: Path, count: int) -> None:
+    # Each run its own refresh tokens (dataset.REFRESH_RUNS): a token is good once.
+    warm = "-warm" if count == WARM else ""
+    refresh = deque((data / f"refresh-{server}{warm}.txt").read_text().split())
     if server == "api":
         from fastapi_example.main import create_app
 
@@ -106,7 +121,7 @@ def child(server: str, route: str, data: Path, count: int) -> None:
     else:
         sys.path.insert(0, str(HERE))
         from baseline import app
-    asyncio.run(serve(app, route, data, count))
+    asyncio.run(serve(app, route, data, count, refresh))
 
 
 def counted(server: str, route: str, data: Path, count: int, env: dict) -> int:
