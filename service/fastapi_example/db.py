@@ -14,8 +14,8 @@ without SQLAlchemy's execution (driver.py); on SQLite through the reader engine.
 
 The hot writes (items, token refresh, logout) are Core statements too, in a
 Database.transaction on a writer connection: on MySQL sent by asyncmy itself, on SQLite
-through SQLAlchemy. An ORM transaction cost about four times the CPU of the same statements
-(benchmarks/README.md); the rarer writes (users, login) keep the ORM session.
+through SQLAlchemy. Through an ORM session such a request executed about twice the
+instructions (benchmarks/README.md); the rarer writes (users, login) keep the ORM session.
 
 `make_engine` (pymysql or sqlite3) serves `migrate`, the token-cleanup job and the tests.
 """

@@ -61,7 +61,7 @@ async def open_session(db: AsyncSession, user: User, settings: Settings) -> Toke
     return pair
 
 
-# A refresh's statements, built once (Core: a quarter of the ORM's CPU, db.py).
+# A refresh's statements, built once: Core in a Database.transaction, not the ORM (db.py).
 _SESSION_BY_REFRESH_TOKEN = Prepared(
     select(Token.id, Token.user_id, Token.refresh_expires_at, User.activated)
     .join_from(Token, User, User.id == Token.user_id)

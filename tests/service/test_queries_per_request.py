@@ -7,7 +7,6 @@ the cursor (each is a round trip). On MariaDB the hot reads and writes skip SQLA
 transaction (SQLAlchemy's "rollback" event fires even when autocommit skips the call).
 """
 
-from collections import Counter
 from contextlib import contextmanager
 
 import pytest
