@@ -257,20 +257,15 @@ class Database:
         try:
             async with self.writer.connect() as connection:
                 if self.driver is None:
-                    try:
-                        yield CoreTransaction(connection)  # begins at its first statement
-                    finally:
-                        if connection.in_transaction():
-                            with anyio.CancelScope(shield=True):
-                                await connection.rollback()
-                    return
-                raw = await connection.get_raw_connection()
-                transaction = DriverTransaction(raw.driver_connection, self.writer.dialect)
+                    transaction = CoreTransaction(connection)
+                else:
+                    raw = await connection.get_raw_connection()
+                    transaction = DriverTransaction(raw.driver_connection, self.writer.dialect)
                 try:
                     yield transaction
                 finally:
                     await transaction.close()
-                    if transaction.broken:
+                    if transaction.broken:  # lost or cancelled mid-statement: never reused
                         await connection.invalidate()
         finally:
             gate.release()
@@ -308,7 +303,10 @@ class Database:
 
 
 class CoreTransaction:
-    """SQLite: a transaction's statements through the writer engine (BEGIN IMMEDIATE)."""
+    """SQLite: a transaction's statements through the writer engine (BEGIN IMMEDIATE at the
+    first one). SQLAlchemy drops a connection it lost by itself: it is never `broken`."""
+
+    broken = False
 
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
@@ -327,6 +325,12 @@ class CoreTransaction:
 
     async def rollback(self) -> None:
         await self._connection.rollback()
+
+    async def close(self) -> None:
+        """Roll back an unfinished transaction, even when cancelled."""
+        if self._connection.in_transaction():
+            with anyio.CancelScope(shield=True):
+                await self._connection.rollback()
 
 
 Transaction = DriverTransaction | CoreTransaction
