@@ -58,8 +58,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(AccessLogMiddleware, quiet_paths=UNCOUNTED_PATHS)
 
     # The routers of items, auth, roles and users check X-Version (versions.VersionedRoute).
-    # FastAPI tries the included routers in this order, each costing a scan of its routes:
-    # the busiest first.
+    # FastAPI tries the included routers in this order; a PrefixedRouter is passed over for
+    # a path outside its prefix, the others cost a scan of their routes: the busiest first.
     app.include_router(items.router, responses=_errors(401, 403, 404, 409, 426, 503))
     app.include_router(auth.router, responses=_errors(401, 403, 426, 429, 503))
     app.include_router(catalog.roles, responses=_errors(404, 426, 503))

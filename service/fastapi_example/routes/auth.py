@@ -1,14 +1,21 @@
-from fastapi import APIRouter, Request, status
+from fastapi import Request, status
 
 from fastapi_example.db import SessionDep, TransactionDep, retry_on_deadlock
 from fastapi_example.deps import CurrentUser, SettingsDep, unauthorized
 from fastapi_example.login import authenticate
 from fastapi_example.logs import USER_ID_KEY
 from fastapi_example.models import LoginRequest, RefreshRequest, TokenPair, UserPublic
+from fastapi_example.routes import PrefixedRouter
 from fastapi_example.sessions import END_SESSION, open_session, rotate_session
 from fastapi_example.versions import VersionedRoute
 
-router = APIRouter(prefix="/auth", tags=["auth"], route_class=VersionedRoute)
+router = PrefixedRouter(prefix="/auth", tags=["auth"], route_class=VersionedRoute)
+
+
+# Routes are matched in the order declared: the busiest first.
+@router.get("/me", response_model=UserPublic)
+async def me(user: CurrentUser):
+    return user
 
 
 @router.post("/token", response_model=TokenPair)
@@ -33,11 +40,6 @@ async def refresh(body: RefreshRequest, db: TransactionDep, settings: SettingsDe
     if pair is None:
         raise unauthorized("Invalid or expired refresh token")
     return pair
-
-
-@router.get("/me", response_model=UserPublic)
-async def me(user: CurrentUser):
-    return user
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)

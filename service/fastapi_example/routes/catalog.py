@@ -2,13 +2,14 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path
+from fastapi import Depends, HTTPException, Path
 
 from fastapi_example.models import MAX_ID, RolePublic, VersionPublic
+from fastapi_example.routes import PrefixedRouter
 from fastapi_example.versions import CatalogCache, VersionedRoute, get_catalog
 
-roles = APIRouter(prefix="/roles", tags=["roles"], route_class=VersionedRoute)
-versions = APIRouter(prefix="/versions", tags=["versions"])
+roles = PrefixedRouter(prefix="/roles", tags=["roles"], route_class=VersionedRoute)
+versions = PrefixedRouter(prefix="/versions", tags=["versions"])
 Catalog = Annotated[CatalogCache, Depends(get_catalog)]
 
 

@@ -1,0 +1,47 @@
+"""Routing through the PrefixedRouters: only the router of the path's prefix is scanned."""
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from fastapi_example.main import create_app
+from tests.service.conftest import make_settings, migrated
+
+
+@pytest.fixture(scope="module")
+def app_client(tmp_path_factory):
+    settings = migrated(make_settings(None, tmp_path_factory.mktemp("routing")))
+    with TestClient(create_app(settings), follow_redirects=False) as client:
+        yield client
+
+
+def test_a_request_matches_only_routes_under_its_prefix(app_client, monkeypatch):
+    tried: list[str] = []
+    matches = APIRoute.matches
+
+    def counted(route, scope):
+        tried.append(route.path)
+        return matches(route, scope)
+
+    monkeypatch.setattr(APIRoute, "matches", counted)
+    # /roles is included after /items and /auth: their routes are not even tried.
+    assert app_client.get("/roles").status_code == 200
+    assert tried and all(path.startswith("/roles") for path in tried), tried
+    tried.clear()
+    assert app_client.get("/healthz").status_code == 200
+    assert not any(path.startswith(("/items", "/auth", "/roles", "/users")) for path in tried)
+
+
+def test_matching_is_unchanged_at_and_around_the_prefixes(app_client):
+    assert app_client.get("/roles/2").json() == {"id": 2, "name": "user"}
+    assert app_client.get("/versions").status_code == 200
+    # A known path with another method: 405 with the methods it has.
+    response = app_client.put("/roles")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, HEAD"
+    # Under a prefix but no route of it, sharing only the prefix's letters, or with a trailing
+    # slash (the static files' mount at / takes what no route matched): 404 JSON, as before.
+    for path in ("/roles/2/extra", "/rolesx", "/itemsx/1", "/versions/"):
+        response = app_client.get(path)
+        assert response.status_code == 404, path
+        assert response.json() == {"detail": "Not Found"}, path
