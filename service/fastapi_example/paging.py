@@ -3,19 +3,19 @@
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
-from fastapi import Depends, Query
+from fastapi import Depends, Query, Response
+from pydantic_core import to_json
 from sqlalchemy import ColumnElement, ScalarSelect, bindparam, func, select
 from sqlmodel import SQLModel
 
 from fastapi_example.db import Database
 from fastapi_example.driver import Prepared
 from fastapi_example.models import Text
-from fastapi_example.rows import public_columns, to_public
+from fastapi_example.rows import public_columns
 
 MAX_PAGE = 2_147_483_647
-M = TypeVar("M", bound=SQLModel)
 LIKE_ESCAPE = "/"
 
 
@@ -49,29 +49,35 @@ class Paging:
     def __init__(self, page: int, limit: int) -> None:
         self.page, self.limit = page, limit
 
-    async def fetch(
+    async def answer(
         self,
         db: Database,
-        public: type[M],
+        public: type[SQLModel],
         table: type[SQLModel],
         filters: Mapping[str, Match],
         given: Mapping[str, Any],
+        key: str,
         total: ScalarSelect | None = None,
-    ) -> tuple[int, list[M]]:
-        """(rows matching the `given` filters, this page of them as `public`, ordered by id).
+    ) -> Response:
+        """This page of the rows matching the `given` filters, as `public` under `key`, ordered
+        by id, with the page, limit and total: the JSON of the route's page model.
 
         `filters` names the table's filters; `given` their values from the query (None: not
         given). The total rides along with the page as a scalar subquery (counted with the
         filters unless given): one round trip, and a second only when the page is past the end.
+        The JSON is made from the rows themselves: a model built per row (without validation,
+        as before) only to be serialized again was a sixth of a page's CPU. The route's
+        response_model still documents the page; tests compare the bytes with the model's.
         """
         used = tuple((name, filters[name]) for name, value in given.items() if value is not None)
         params = {match.param: match.bind(given[name]) for name, match in used}
         params.update(offset=(self.page - 1) * self.limit, limit=self.limit)
         page, total_only = _statements(public, table, used, total)
         rows = await db.rows(page, params)
-        if not rows:
-            return (await db.rows(total_only, params))[0]["_total"], []
-        return rows[0]["_total"], [to_public(public, row) for row in rows]
+        counted = rows or await db.rows(total_only, params)  # past the end: no row carries it
+        shown = [{name: row[name] for name in public.model_fields} for row in rows]
+        body = {"page": self.page, "limit": self.limit, "total": counted[0]["_total"], key: shown}
+        return Response(to_json(body), media_type="application/json")
 
 
 @cache

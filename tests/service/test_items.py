@@ -1,5 +1,6 @@
 """Items: CRUD, ownership, unique names, filters and paging."""
 
+from fastapi_example.models import ItemsPage
 from tests.service.conftest import unique
 
 
@@ -133,3 +134,19 @@ def test_paging_bounds(client, new_account):
     assert ok.status_code == 200 and ok.json()["limit"] == 100
     default = client.get("/items", headers=owner.headers).json()
     assert default["limit"] == 20 and default["page"] == 1
+
+
+def test_a_page_is_exactly_its_model_serialized(client, new_account):
+    """The page's JSON is made from the rows, not the models: it must be the model's bytes."""
+    owner = new_account()
+    tag = unique("js")
+    create(client, owner.headers, name=f"{tag}-é ✓", description="naïve “quotes” \\ \U0001f600")
+    create(client, owner.headers, name=f"{tag}-plain")  # description null
+    for params in ({"name": tag}, {"limit": 3}, {"name": tag, "page": 9}):
+        response = client.get("/items", params=params, headers=owner.headers)
+        assert response.headers["content-type"] == "application/json"
+        page = ItemsPage.model_validate_json(response.content)
+        assert response.content == page.model_dump_json().encode(), params
+    assert [i["description"] for i in client.get(
+        "/items", params={"name": tag}, headers=owner.headers
+    ).json()["items"]] == ["naïve “quotes” \\ \U0001f600", None]  # fmt: skip

@@ -1,5 +1,6 @@
 """Users: creation by admins, listing, the PATCH rules, disabling."""
 
+from fastapi_example.models import UsersPage
 from tests.service.conftest import ADMIN, bearer, login, unique
 
 
@@ -52,6 +53,12 @@ def test_list_users_filters_and_pages(client, admin_headers):
         "/users", params={"username": tag, "limit": 2, "page": 2}, headers=admin_headers
     ).json()
     assert [u["username"] for u in second["users"]] == [f"{tag}-2"]
+    # Made from the rows, not the models (paging.answer): exactly the model's bytes.
+    for response in (page, client.get("/users", params={"page": 99999}, headers=admin_headers)):
+        assert (
+            response.content
+            == UsersPage.model_validate_json(response.content).model_dump_json().encode()
+        )
 
 
 def test_list_users_by_activation(client, admin_headers, new_account):

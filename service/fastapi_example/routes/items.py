@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, status
+from fastapi import HTTPException, Path, status
 from sqlalchemy import bindparam, delete, insert, select, update
 
 from fastapi_example.counts import add_rows, kept_total
@@ -19,10 +19,11 @@ from fastapi_example.models import (
     utcnow,
 )
 from fastapi_example.paging import Filter, PagingDep, contains
+from fastapi_example.routes import PrefixedRouter
 from fastapi_example.rows import public_columns, read_by_id, to_public
 from fastapi_example.versions import VersionedRoute
 
-router = APIRouter(prefix="/items", tags=["items"], route_class=VersionedRoute)
+router = PrefixedRouter(prefix="/items", tags=["items"], route_class=VersionedRoute)
 ItemId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 # The writes' statements, built once: Core in a Database.transaction, not the ORM (db.py).
@@ -51,20 +52,10 @@ _DELETE = Prepared(delete(Item).where(_ITEM_BY_ID))
 NAME_TAKEN = "An item with that name already exists"
 
 
-@router.post("", response_model=ItemPublic, status_code=status.HTTP_201_CREATED)
-async def create_item(body: ItemCreate, user: CurrentUser, db: TransactionDep):
-    now = utcnow()
-    item = {**body.model_dump(), "user_id": user.id, "created_at": now, "updated_at": now}
-    # The name's index decides before the count's row is locked.
-    item["id"] = await unique_or_409(db, db.insert(_INSERT, item), NAME_TAKEN)
-    await add_rows(db, "items", 1)
-    await db.commit()
-    return to_public(ItemPublic, item)
-
-
 ITEM_FILTERS = {"name": contains(Item.name), "description": contains(Item.description)}
 
 
+# Routes are matched in the order declared: the reads, the busiest, first.
 @router.get("", response_model=ItemsPage)
 async def list_items(
     _user: CurrentUser,
@@ -77,8 +68,7 @@ async def list_items(
     given = {"name": name, "description": description}
     # Unfiltered, the total is the count kept on write: COUNT(*) reads every row in InnoDB.
     total = None if name is not None or description is not None else kept_total("items")
-    total, items = await paging.fetch(db, ItemPublic, Item, ITEM_FILTERS, given, total)
-    return ItemsPage(page=paging.page, limit=paging.limit, total=total, items=items)
+    return await paging.answer(db, ItemPublic, Item, ITEM_FILTERS, given, "items", total)
 
 
 ITEM_NOT_FOUND = "Item not found"
@@ -87,6 +77,17 @@ ITEM_NOT_FOUND = "Item not found"
 @router.get("/{item_id}", response_model=ItemPublic)
 async def read_item(item_id: ItemId, _user: CurrentUser, db: DatabaseDep):
     return await read_by_id(db, ItemPublic, Item, item_id, ITEM_NOT_FOUND)
+
+
+@router.post("", response_model=ItemPublic, status_code=status.HTTP_201_CREATED)
+async def create_item(body: ItemCreate, user: CurrentUser, db: TransactionDep):
+    now = utcnow()
+    item = {**body.model_dump(), "user_id": user.id, "created_at": now, "updated_at": now}
+    # The name's index decides before the count's row is locked.
+    item["id"] = await unique_or_409(db, db.insert(_INSERT, item), NAME_TAKEN)
+    await add_rows(db, "items", 1)
+    await db.commit()
+    return to_public(ItemPublic, item)
 
 
 async def _owned_item(db: Transaction, user: UserPublic, item_id: int) -> dict:

@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, status
+from fastapi import HTTPException, Path, status
 from fastapi.exceptions import RequestValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.concurrency import run_in_threadpool
@@ -21,12 +21,13 @@ from fastapi_example.models import (
     utcnow,
 )
 from fastapi_example.paging import Filter, PagingDep, contains, equals
+from fastapi_example.routes import PrefixedRouter
 from fastapi_example.rows import read_by_id
 from fastapi_example.security import generate_password
 from fastapi_example.sessions import revoke_sessions
 from fastapi_example.versions import VersionedRoute
 
-router = APIRouter(prefix="/users", tags=["users"], route_class=VersionedRoute)
+router = PrefixedRouter(prefix="/users", tags=["users"], route_class=VersionedRoute)
 UserId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
@@ -72,8 +73,7 @@ async def list_users(
     activated: bool | None = None,
 ):
     given = {"username": username, "activated": activated}
-    total, users = await paging.fetch(db, UserPublic, User, USER_FILTERS, given)
-    return UsersPage(page=paging.page, limit=paging.limit, total=total, users=users)
+    return await paging.answer(db, UserPublic, User, USER_FILTERS, given, "users")
 
 
 USER_NOT_FOUND = "User not found"
