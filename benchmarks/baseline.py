@@ -1,17 +1,18 @@
 """The baseline: the API's SQL through asyncmy, the API's driver, without the framework.
 
 `make bench` divides each route's throughput by this app's: the share of what the database
-and the driver allow for the same statements. The API reads through asyncmy's own pool
-and writes through SQLAlchemy's asyncio extension over asyncmy (`mysql+asyncmy://`), so this
-app does what those leave to the driver: every query awaited on the event loop, over a pool
-of DB_POOL_SIZE (default 10) connections in autocommit mode. A read is one statement.
-Logins, refreshes and item creation are a transaction on the request's connection,
-BEGIN … COMMIT at READ COMMITTED as in the API, rolled back when anything fails and run
-again when InnoDB makes it a deadlock victim (3 attempts, as the API's retry_on_deadlock);
-PATCH /items/{id} stays a read and one autocommit UPDATE. Argon2 (POST /auth/token) runs in
-a small thread pool, off the event loop, as in the API. No FastAPI, SQLAlchemy or pydantic;
-served by the same uvicorn (uvloop, httptools, one worker). `GET /ceiling` answers a
-constant body: the server stack alone.
+and the driver allow for the same statements. The API sends its statements through asyncmy,
+so this app does too, with the API's two pools: reads on a pool of DB_POOL_SIZE (default 10)
+autocommit connections, one statement each (a page and its total are one statement, as in
+the API); the writes (login, refresh, item create and update) in a transaction on a pool of
+as many connections without autocommit, at READ COMMITTED, where the first statement begins
+it and COMMIT ends it, as in the API. A transaction is rolled back when anything fails and
+run again when InnoDB makes it a deadlock victim (3 attempts, as the API's
+retry_on_deadlock). Every query is awaited on the event loop. Argon2 (POST /auth/token)
+runs in a small thread pool, off the event loop, as in the API. No FastAPI, SQLAlchemy or
+pydantic; served by the same uvicorn (uvloop, httptools, one worker). `GET /ceiling`
+answers a constant body: the server stack alone. Roles and versions are read per request
+here; the API answers them from its cache.
 
 Statuses and JSON bodies are the API's for the requests the benchmark sends and for their
 401, 403, 404 and 409 answers; not for validation errors (422) or login throttling (429):
@@ -42,10 +43,11 @@ HASHER = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
 _hashers = ThreadPoolExecutor(max_workers=os.cpu_count() or 2)
 POOL_SIZE = int(os.environ.get("DB_POOL_SIZE", "10"))
 DEADLOCK = 1213
-pool: asyncmy.Pool  # opened at start-up (ASGI lifespan)
+pool: asyncmy.Pool  # the reads' (autocommit), opened at start-up (ASGI lifespan)
+writers: asyncmy.Pool  # the transactions' (no autocommit)
 
 
-async def open_pool() -> asyncmy.Pool:
+async def open_pool(autocommit: bool) -> asyncmy.Pool:
     return await asyncmy.create_pool(
         minsize=POOL_SIZE,
         maxsize=POOL_SIZE,
@@ -55,7 +57,7 @@ async def open_pool() -> asyncmy.Pool:
         password=os.environ.get("DB_PASSWORD", ""),
         db=os.environ["DB_NAME"],
         charset="utf8mb4",
-        autocommit=True,
+        autocommit=autocommit,
         # The API's transactions: no gap locks (with them, concurrent refreshes deadlock).
         init_command="SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
     )
@@ -85,14 +87,15 @@ async def fetch(conn, sql: str, args=()) -> tuple:
 
 
 @asynccontextmanager
-async def transaction(conn):
-    await conn.begin()
-    try:
-        yield
-    except BaseException:
-        await conn.rollback()
-        raise
-    await conn.commit()
+async def transaction():
+    """A writer connection: its first statement begins the transaction (no BEGIN sent)."""
+    async with writers.acquire() as conn:
+        try:
+            yield conn
+        except BaseException:
+            await conn.rollback()
+            raise
+        await conn.commit()
 
 
 USER_COLUMNS = "u.id, u.username, u.role_id, u.activated, u.created_at, u.updated_at"
@@ -163,55 +166,67 @@ async def list_items(request, conn) -> dict:
     query = parse_qs(request["query"])
     page, limit = int(query.get("page", ["1"])[0]), int(query.get("limit", ["20"])[0])
     where, args = "", ()
+    # The total rides along as a scalar subquery, as in the API: one statement per page.
     if "name" in query:
         text = query["name"][0].lower().replace("/", "//").replace("%", "/%").replace("_", "/_")
         where, args = " WHERE lower(name) LIKE %s ESCAPE '/'", (f"%{text}%",)
-        total = (await fetch(conn, f"SELECT count(*) FROM items{where}", args))[0][0]  # noqa: S608 - constant SQL fragments, values bound
+        total = f"SELECT count(*) FROM items{where}"  # noqa: S608 - constant SQL fragments, values bound
     else:  # the count kept on write (row_counts): COUNT(*) reads every row in InnoDB
-        total = (await fetch(conn, "SELECT total FROM row_counts WHERE table_name = 'items'"))[0][0]
+        total = "SELECT total FROM row_counts WHERE table_name = 'items'"
     rows = await fetch(
         conn,
-        f"SELECT {ITEM_COLUMNS} FROM items{where} ORDER BY id LIMIT %s OFFSET %s",  # noqa: S608 - constant SQL fragments, values bound
-        (*args, limit, (page - 1) * limit),
+        f"SELECT {ITEM_COLUMNS}, ({total}) FROM items{where} ORDER BY id LIMIT %s OFFSET %s",  # noqa: S608 - constant SQL fragments, values bound
+        (*args, *args, limit, (page - 1) * limit),
     )
-    return {"page": page, "limit": limit, "total": total, "items": [item_json(r) for r in rows]}
+    # Past the end, no row carries the total: it is read alone.
+    count = rows[0][6] if rows else (await fetch(conn, f"SELECT ({total})", args))[0][0]
+    return {"page": page, "limit": limit, "total": count, "items": [item_json(r) for r in rows]}
 
 
 async def create_item(request, conn) -> dict:
     user = await authenticate(request, conn)
     body = json.loads(request["body"])
     name, description, stamp = body["name"], body.get("description"), now()
-    async with transaction(conn):
+    async with transaction() as tx:
         try:
             await fetch(
-                conn,
+                tx,
                 "INSERT INTO items (name, description, user_id, created_at, updated_at)"
                 " VALUES (%s, %s, %s, %s, %s)",
                 (name, description, user[0], stamp, stamp),
             )
         except asyncmy.IntegrityError:
             raise Reply(409, {"detail": "An item with that name already exists"}) from None
-        item_id = conn.insert_id()
-        await fetch(conn, "UPDATE row_counts SET total = total + 1 WHERE table_name = 'items'")
+        item_id = tx.insert_id()
+        await fetch(tx, "UPDATE row_counts SET total = total + 1 WHERE table_name = 'items'")
     return item_json((item_id, name, description, user[0], stamp, stamp))
 
 
 async def update_item(request, conn) -> dict:
     user = await authenticate(request, conn)
     body = json.loads(request["body"])
-    rows = await fetch(conn, f"SELECT {ITEM_COLUMNS} FROM items WHERE id = %s", (request["id"],))  # noqa: S608 - constant SQL fragments, values bound
-    if not rows:
-        raise Reply(404, {"detail": "Item not found"})
-    if rows[0][3] != user[0] and user[2] != 1:
-        raise Reply(403, {"detail": "Only the owner or an admin may change it"})
-    stamp = now()
-    await fetch(
-        conn,
-        "UPDATE items SET description = %s, updated_at = %s WHERE id = %s",
-        (body["description"], stamp, request["id"]),
-    )
-    row = rows[0]
-    return item_json((row[0], row[1], body["description"], row[3], row[4], stamp))
+    async with transaction() as tx:
+        # Locked, as the API locks it: a concurrent change waits instead of being lost.
+        rows = await fetch(
+            tx,
+            f"SELECT {ITEM_COLUMNS} FROM items WHERE id = %s FOR UPDATE",
+            (request["id"],),  # noqa: S608 - constant SQL fragments, values bound
+        )
+        if not rows:
+            raise Reply(404, {"detail": "Item not found"})
+        if rows[0][3] != user[0] and user[2] != 1:
+            raise Reply(403, {"detail": "Only the owner or an admin may change it"})
+        row, stamp = rows[0], now()
+        name, description = body.get("name", row[1]), body.get("description", row[2])
+        try:
+            await fetch(
+                tx,
+                "UPDATE items SET name = %s, description = %s, updated_at = %s WHERE id = %s",
+                (name, description, stamp, request["id"]),
+            )
+        except asyncmy.IntegrityError:
+            raise Reply(409, {"detail": "An item with that name already exists"}) from None
+    return item_json((row[0], name, description, row[3], row[4], stamp))
 
 
 async def _issue(conn, token_id: int | None, user_id: int) -> dict:
@@ -250,15 +265,15 @@ def verify(hashed: str, password: str) -> bool:
 async def login(request, conn) -> dict:
     body = json.loads(request["body"])
     name, stamp = body["username"], now()
-    async with transaction(conn):
+    async with transaction() as tx:
         await fetch(
-            conn,
+            tx,
             "SELECT count(*), min(failed_at) FROM login_failures"
             " WHERE username = %s AND failed_at > %s",
             (name, stamp - timedelta(seconds=300)),
         )
         rows = await fetch(
-            conn, "SELECT id, hashed_password, activated FROM users WHERE username = %s", (name,)
+            tx, "SELECT id, hashed_password, activated FROM users WHERE username = %s", (name,)
         )
         loop = asyncio.get_running_loop()
         if not rows or not await loop.run_in_executor(
@@ -268,28 +283,28 @@ async def login(request, conn) -> dict:
         user_id, _, activated = rows[0]
         if not activated:
             raise Reply(403, {"detail": "User is disabled"})
-        await fetch(conn, "DELETE FROM login_failures WHERE username = %s", (name,))
-        await fetch(conn, "SELECT id FROM users WHERE id = %s FOR UPDATE", (user_id,))
+        await fetch(tx, "DELETE FROM login_failures WHERE username = %s", (name,))
+        await fetch(tx, "SELECT id FROM users WHERE id = %s FOR UPDATE", (user_id,))
         await fetch(
-            conn,
+            tx,
             "DELETE FROM tokens WHERE user_id = %s AND refresh_expires_at <= %s",
             (user_id, stamp),
         )
         live = await fetch(
-            conn,
+            tx,
             "SELECT id FROM tokens WHERE user_id = %s ORDER BY created_at DESC, id DESC",
             (user_id,),
         )
         if len(live) > 1:  # the newest stays: with the new one, MAX_SESSIONS_PER_USER = 2
-            await fetch(conn, "DELETE FROM tokens WHERE id IN %s", (tuple(r[0] for r in live[1:]),))
-        return await _issue(conn, None, user_id)
+            await fetch(tx, "DELETE FROM tokens WHERE id IN %s", (tuple(r[0] for r in live[1:]),))
+        return await _issue(tx, None, user_id)
 
 
 async def refresh(request, conn) -> dict:
     presented = digest(json.loads(request["body"])["refresh_token"])
-    async with transaction(conn):
+    async with transaction() as tx:
         rows = await fetch(
-            conn,
+            tx,
             "SELECT t.id, t.refresh_expires_at, t.user_id, u.activated FROM tokens t"
             " JOIN users u ON u.id = t.user_id WHERE t.refresh_token_hash = %s FOR UPDATE",
             (presented,),
@@ -298,12 +313,12 @@ async def refresh(request, conn) -> dict:
             raise Reply(401, {"detail": "Invalid or expired refresh token"})
         token_id, expires, user_id, _ = rows[0]
         await fetch(
-            conn,
+            tx,
             "INSERT INTO rotated_refresh_tokens (refresh_token_hash, token_id, expires_at)"
             " VALUES (%s, %s, %s)",
             (presented, token_id, expires),
         )
-        return await _issue(conn, token_id, user_id)
+        return await _issue(tx, token_id, user_id)
 
 
 GETS = {"/roles": roles, "/versions": versions, "/auth/me": me, "/items": list_items}
@@ -329,15 +344,16 @@ async def answer(handler, request):
 
 
 async def lifespan(receive, send) -> None:
-    global pool
+    global pool, writers
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
-            pool = await open_pool()
+            pool, writers = await open_pool(True), await open_pool(False)
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
-            pool.close()
-            await pool.wait_closed()
+            for opened in (pool, writers):
+                opened.close()
+                await opened.wait_closed()
             await send({"type": "lifespan.shutdown.complete"})
             return
 
