@@ -209,8 +209,8 @@ async def update_item(request, conn) -> dict:
         # Locked, as the API locks it: a concurrent change waits instead of being lost.
         rows = await fetch(
             tx,
-            f"SELECT {ITEM_COLUMNS} FROM items WHERE id = %s FOR UPDATE",
-            (request["id"],),  # noqa: S608 - constant SQL fragments, values bound
+            f"SELECT {ITEM_COLUMNS} FROM items WHERE id = %s FOR UPDATE",  # noqa: S608 - constant SQL fragments, values bound
+            (request["id"],),
         )
         if not rows:
             raise Reply(404, {"detail": "Item not found"})
