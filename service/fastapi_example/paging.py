@@ -66,8 +66,9 @@ class Paging:
         given). The total rides along with the page as a scalar subquery (counted with the
         filters unless given): one round trip, and a second only when the page is past the end.
         The JSON is made from the rows themselves: a model built per row (without validation,
-        as before) only to be serialized again was a sixth of a page's CPU. The route's
-        response_model still documents the page; tests compare the bytes with the model's.
+        as before) only to be serialized again was a quarter of a page's instructions. The
+        route's response_model still documents the page; tests compare the bytes with the
+        model's.
         """
         used = tuple((name, filters[name]) for name, value in given.items() if value is not None)
         params = {match.param: match.bind(given[name]) for name, match in used}
