@@ -76,7 +76,8 @@ class Paging:
         page, total_only = _statements(public, table, used, total)
         rows = await db.rows(page, params)
         counted = rows or await db.rows(total_only, params)  # past the end: no row carries it
-        shown = [{name: row[name] for name in public.model_fields} for row in rows]
+        fields = tuple(public.model_fields)  # the model's order, looked up once per page
+        shown = [{name: row[name] for name in fields} for row in rows]
         body = {"page": self.page, "limit": self.limit, "total": counted[0]["_total"], key: shown}
         return Response(to_json(body), media_type="application/json")
 
