@@ -34,6 +34,7 @@ ALL_ROUTES = ["GET /roles", "GET /auth/me", "GET /items/{id}", "GET /items?limit
 ALL_ROUTES += ["GET /items?name=<filter>", "POST /items", "PATCH /items/{id}"]
 ALL_ROUTES += ["POST /auth/refresh"]
 ROUTES = [r for r in os.environ.get("BENCH_ROUTES", ",".join(ALL_ROUTES)).split(",") if r]
+FLOOR_ROUTES = {"GET /roles", "GET /auth/me", "GET /items/{id}"}  # the ones floor.py serves
 
 
 def headers(token: str, json_body: bool = False) -> list[tuple[bytes, bytes]]:
@@ -113,11 +114,15 @@ async def serve(app, route: str, data: Path, count: int, refresh: deque) -> None
 def child(server: str, route: str, data: Path, count: int) -> None:
     # Each run its own refresh tokens (dataset.REFRESH_RUNS): a token is good once.
     warm = "-warm" if count == WARM else ""
-    refresh = deque((data / f"refresh-{server}{warm}.txt").read_text().split())
+    tokens = data / f"refresh-{server}{warm}.txt"  # the floor serves no refresh
+    refresh = deque(tokens.read_text().split() if tokens.exists() else ())
     if server == "api":
         from fastapi_example.main import create_app
 
         app = create_app()
+    elif server == "floor":
+        sys.path.insert(0, str(HERE))
+        from floor import app
     else:
         sys.path.insert(0, str(HERE))
         from baseline import app
@@ -144,19 +149,30 @@ def main() -> None:
     if unknown := set(ROUTES) - set(ALL_ROUTES):
         raise SystemExit(f"BENCH_ROUTES: unknown {sorted(unknown)}; known: {ALL_ROUTES}")
     dataset.build(env, data, 50, 1000, 500)
-    servers, sizes = ("api", "baseline"), (WARM, WARM + COUNT)
-    runs = [(server, route, n) for route in ROUTES for server in servers for n in sizes]
+    sizes = (WARM, WARM + COUNT)
+    servers = {
+        route: ("api", "baseline", "floor") if route in FLOOR_ROUTES else ("api", "baseline")
+        for route in ROUTES
+    }
+    runs = [(server, route, n) for route in ROUTES for server in servers[route] for n in sizes]
     with ThreadPoolExecutor(os.cpu_count() or 2) as pool:
         totals = pool.map(lambda r: counted(r[0], r[1], data, r[2], env), runs)
         total = dict(zip(runs, totals, strict=True))
     result = {}
-    print(f"{'route':28} {'API k instr':>12} {'baseline':>10} {'API/base':>9}")
+    head = f"{'route':28} {'API k instr':>12} {'baseline':>10} {'API/base':>9}"
+    print(f"{head} {'FastAPI floor':>14} {'floor/base':>11} {'API/floor':>10}")
     for route in ROUTES:
-        api, base = (
-            (total[s, route, sizes[1]] - total[s, route, sizes[0]]) / COUNT for s in servers
-        )
-        result[route] = {"api": round(api), "baseline": round(base)}
-        print(f"{route:28} {api / 1000:12.0f} {base / 1000:10.0f} {base / api:9.2f}")
+        count = {
+            s: (total[s, route, sizes[1]] - total[s, route, sizes[0]]) / COUNT
+            for s in servers[route]
+        }
+        result[route] = {s: round(n) for s, n in count.items()}
+        api, base = count["api"], count["baseline"]
+        line = f"{route:28} {api / 1000:12.0f} {base / 1000:10.0f} {base / api:9.2f}"
+        if "floor" in count:
+            floor = count["floor"]
+            line += f" {floor / 1000:14.0f} {base / floor:11.2f} {floor / api:10.2f}"
+        print(line)
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H%M%SZ")
     out = HERE / "results" / f"instructions-{stamp}.json"
     report = {"machine": run.machine(), "warm": WARM, "counted": COUNT, "routes": result}

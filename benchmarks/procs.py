@@ -81,6 +81,13 @@ def baseline(env: dict, port: int, log: Path) -> Server:
     return Server("baseline", args, env, port, log, "/ceiling")
 
 
+def floor(env: dict, port: int, log: Path) -> Server:
+    """floor.py: the baseline's reads through the smallest FastAPI app, on the same uvicorn."""
+    args = ["uvicorn", "--app-dir", str(HERE), "floor:app", "--port", str(port)]
+    args += ["--no-access-log", "--log-level", "warning", "--no-server-header"]
+    return Server("FastAPI floor", args, env, port, log, "/roles")
+
+
 def wrk_env(env: dict, data_dir: Path, items: int, threads: int, target: str) -> dict:
     return dict(
         env,

@@ -24,8 +24,11 @@ def evaluate(results: dict) -> list[dict]:
     for route, row in results.get("routes", {}).items():
         api, base, original = row["api"], row["baseline"], row["original_rps"]
         ratio = api["rps"] / max(base["rps"], 0.1)
+        # Context: what FastAPI alone reaches with the same SQL (floor.py), where measured.
+        floor = row.get("floor")
+        note = f"FastAPI alone: {floor['rps'] / max(base['rps'], 0.1):.2f}" if floor else ""
         targets.append(
-            _target(f"{route}: ≥ 50 % of the baseline", round(ratio, 2), 0.5, ratio >= 0.5)
+            _target(f"{route}: ≥ 50 % of the baseline", round(ratio, 2), 0.5, ratio >= 0.5, note)
         )
         if original:
             times = api["rps"] / original
@@ -115,6 +118,16 @@ def print_table(results: dict) -> None:
             f"{base['rps']:10.0f} {api['rps'] / max(base['rps'], 0.1):8.2f} {times:>6} "
             f"{api['server_cpu_us_per_request']:>10}/{base['server_cpu_us_per_request']:<9}{errors}"
         )
+    floors = {route: row for route, row in results.get("routes", {}).items() if "floor" in row}
+    if floors:
+        print("\nFastAPI floor (floor.py: the baseline's SQL through the smallest FastAPI app)")
+        for route, row in floors.items():
+            api, base, floor = (row[key]["rps"] for key in ("api", "baseline", "floor"))
+            print(
+                f"{route:26} {floor:9.0f} req/s  floor/base {floor / max(base, 0.1):.2f}"
+                f"  API/floor {api / max(floor, 0.1):.2f}"
+                f"  CPU us/req {row['floor']['server_cpu_us_per_request']}"
+            )
     extra = [
         ("import of the app (s)", results.get("import_s")),
         ("start-up to ready (s, median)", results.get("startup", {}).get("median_s")),

@@ -35,7 +35,7 @@ EXPIRED = int(os.environ.get("BENCH_EXPIRED_SESSIONS", "1000000"))
 IDLE = float(os.environ.get("BENCH_CLEANUP_IDLE_SECONDS", "60"))
 SCALES = [int(n) for n in os.environ.get("BENCH_SCALES", "10000,100000,1000000").split(",")]
 BUFFER_POOL_MB = int(os.environ.get("BENCH_INNODB_BUFFER_POOL_MB", "1024"))
-API_PORT, BASELINE_PORT = 18080, 18081
+API_PORT, BASELINE_PORT, FLOOR_PORT = 18080, 18081, 18082
 
 # (name in the table, wrk script, the original's req/s where the issue gives one)
 ROUTES = [
@@ -50,6 +50,8 @@ ROUTES = [
     ("POST /auth/token", "login.lua", None),
     ("POST /auth/refresh", "refresh.lua", None),
 ]
+# Also measured on floor.py (FastAPI alone, the baseline's SQL): the reads it serves.
+FLOOR_ROUTES = {"GET /roles", "GET /auth/me", "GET /items/{id}"}
 
 
 def api_env(database: str) -> dict:
@@ -286,14 +288,15 @@ def main() -> None:
         results["migrate_s"] = round(time.monotonic() - started, 2)
         api = procs.api(env, API_PORT, work / "api.log")
         base = procs.baseline(env, BASELINE_PORT, work / "baseline.log")
-        servers += [api, base]
+        floor = procs.floor(env, FLOOR_PORT, work / "floor.log")
+        servers += [api, base, floor]
         ceiling_env = procs.wrk_env(env, work / "data", ITEMS, 2, "ceiling")
         # One request per route and server before any measurement: a route that fails
         # stops the run at once, with its answer (procs.RouteFailed).
         print("one request per route on the API and the baseline …", flush=True)
         procs.check(base, "ceiling.lua", ceiling_env, "GET /ceiling")
         for name, script, _ in ROUTES:
-            for key, server in (("api", api), ("baseline", base)):
+            for key, server in measured_on(name, api, base, floor):
                 procs.check(server, script, procs.wrk_env(env, work / "data", ITEMS, 1, key), name)
         results["ceiling"] = procs.measured(
             base, "ceiling.lua", ceiling_env, SECONDS, WARMUP, route="GET /ceiling"
@@ -302,7 +305,7 @@ def main() -> None:
         for name, script, original in ROUTES:
             print(f"{name} …", flush=True)
             row = {"original_rps": original}
-            for key, server in (("api", api), ("baseline", base)):
+            for key, server in measured_on(name, api, base, floor):
                 wenv = procs.wrk_env(env, work / "data", ITEMS, 2, key)
                 row[key] = procs.measured(server, script, wenv, SECONDS, WARMUP, key, name)
             results["routes"][name] = row
@@ -345,6 +348,11 @@ def main() -> None:
     (out_dir / name).write_text(json.dumps(results, indent=2) + "\n")
     print_table(results)
     print(f"\nwritten: benchmarks/results/{name}")
+
+
+def measured_on(route: str, api, base, floor) -> list[tuple[str, procs.Server]]:
+    servers = [("api", api), ("baseline", base)]
+    return [*servers, ("floor", floor)] if route in FLOOR_ROUTES else servers
 
 
 def hash_time(env: dict) -> dict:
