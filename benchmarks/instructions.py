@@ -3,15 +3,16 @@
 wrk's req/s and CPU per request on a shared VM move by ±30 % between runs of the same code;
 the instructions a request executes barely move. So, for a change too small to see through
 that noise: each route is called in-process (an ASGI call per request, no server, no
-sockets), on the API (`create_app`, production settings, JSON access log on) and on the
-baseline, against MariaDB with a small data set. Under callgrind, each (server, route) runs
-twice: WARM requests, then WARM + COUNT; the difference divided by COUNT is the route's
-instructions per request, start-up and warm-up cancelled out. MariaDB runs outside valgrind:
-only the Python process is counted. Uvicorn's share is not in these numbers (it is the same
-for both servers), so API/base here is lower than `make bench`'s throughput ratio.
+sockets), on the API (`create_app`, production settings, JSON access log on), on the
+baseline and, for the reads it serves, on the FastAPI floor (floor.py), against MariaDB
+with a small data set. Under callgrind, each (server, route) runs twice: WARM requests, then
+WARM + COUNT; the difference divided by COUNT is the route's instructions per request,
+start-up and warm-up cancelled out. MariaDB runs outside valgrind: only the Python process
+is counted. Uvicorn's share is not in these numbers (it is the same for every server), so
+API/base here is lower than `make bench`'s throughput ratio.
 
 Prints a table and writes benchmarks/results/instructions-<UTC time>.json. Needs valgrind
-(Debian package) and MariaDB at 127.0.0.1:3306 (root); about 15 minutes on 2 cores.
+(Debian package) and MariaDB at 127.0.0.1:3306 (root); about 17 minutes on 2 cores.
 """
 
 import asyncio

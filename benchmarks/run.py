@@ -293,7 +293,7 @@ def main() -> None:
         ceiling_env = procs.wrk_env(env, work / "data", ITEMS, 2, "ceiling")
         # One request per route and server before any measurement: a route that fails
         # stops the run at once, with its answer (procs.RouteFailed).
-        print("one request per route on the API and the baseline …", flush=True)
+        print("one request per route on the API, the baseline and the floor …", flush=True)
         procs.check(base, "ceiling.lua", ceiling_env, "GET /ceiling")
         for name, script, _ in ROUTES:
             for key, server in measured_on(name, api, base, floor):

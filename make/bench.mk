@@ -4,5 +4,5 @@ bench: venv ## load, start-up, memory, token-cleanup and table-size benchmarks (
 	cd benchmarks && PATH="$(CURDIR)/$(BIN):$$PATH" $(CURDIR)/$(BIN)/python run.py
 
 .PHONY: bench-instructions
-bench-instructions: venv ## CPU instructions per request in-process under valgrind, API and baseline (~15 min)
+bench-instructions: venv ## CPU instructions per request in-process under valgrind: API, baseline, FastAPI floor (~17 min)
 	cd benchmarks && PATH="$(CURDIR)/$(BIN):$$PATH" $(CURDIR)/$(BIN)/python instructions.py
