@@ -35,7 +35,6 @@ ALL_ROUTES = ["GET /roles", "GET /auth/me", "GET /items/{id}", "GET /items?limit
 ALL_ROUTES += ["GET /items?name=<filter>", "POST /items", "PATCH /items/{id}"]
 ALL_ROUTES += ["POST /auth/refresh"]
 ROUTES = [r for r in os.environ.get("BENCH_ROUTES", ",".join(ALL_ROUTES)).split(",") if r]
-FLOOR_ROUTES = {"GET /roles", "GET /auth/me", "GET /items/{id}"}  # the ones floor.py serves
 
 
 def headers(token: str, json_body: bool = False) -> list[tuple[bytes, bytes]]:
@@ -152,7 +151,7 @@ def main() -> None:
     dataset.build(env, data, 50, 1000, 500)
     sizes = (WARM, WARM + COUNT)
     servers = {
-        route: ("api", "baseline", "floor") if route in FLOOR_ROUTES else ("api", "baseline")
+        route: ("api", "baseline", "floor") if route in run.FLOOR_ROUTES else ("api", "baseline")
         for route in ROUTES
     }
     runs = [(server, route, n) for route in ROUTES for server in servers[route] for n in sizes]

@@ -75,17 +75,19 @@ def api(env: dict, port: int, log: Path) -> Server:
     return Server("API", args, dict(env, PORT=str(port)), port, log, "/readyz")
 
 
+def _uvicorn(app: str, port: int) -> list[str]:
+    """An app of benchmarks/ under the API's uvicorn, one worker, no access log."""
+    args = ["uvicorn", "--app-dir", str(HERE), app, "--port", str(port)]
+    return [*args, "--no-access-log", "--log-level", "warning", "--no-server-header"]
+
+
 def baseline(env: dict, port: int, log: Path) -> Server:
-    args = ["uvicorn", "--app-dir", str(HERE), "baseline:app", "--port", str(port)]
-    args += ["--no-access-log", "--log-level", "warning", "--no-server-header"]
-    return Server("baseline", args, env, port, log, "/ceiling")
+    return Server("baseline", _uvicorn("baseline:app", port), env, port, log, "/ceiling")
 
 
 def floor(env: dict, port: int, log: Path) -> Server:
-    """floor.py: the baseline's reads through the smallest FastAPI app, on the same uvicorn."""
-    args = ["uvicorn", "--app-dir", str(HERE), "floor:app", "--port", str(port)]
-    args += ["--no-access-log", "--log-level", "warning", "--no-server-header"]
-    return Server("FastAPI floor", args, env, port, log, "/roles")
+    """floor.py: the baseline's reads through the smallest FastAPI app."""
+    return Server("FastAPI floor", _uvicorn("floor:app", port), env, port, log, "/roles")
 
 
 def wrk_env(env: dict, data_dir: Path, items: int, threads: int, target: str) -> dict:
