@@ -40,12 +40,12 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.exc import DisconnectionError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.util import greenlet_spawn
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from fastapi_example.driver import DriverPool, DriverTransaction, Prepared
+from fastapi_example.gate import Gate
 from fastapi_example.settings import Settings
 
 T = TypeVar("T")
@@ -196,7 +196,7 @@ class Database:
         # Per loop: tests run many apps, and each TestClient its own loop.
         self._gates: WeakKeyDictionary = WeakKeyDictionary()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._loop_gates: dict[AsyncEngine, asyncio.Semaphore] = {}
+        self._loop_gates: dict[AsyncEngine, Gate] = {}
 
     async def start(self) -> None:
         """On the server's event loop, before the first request (the app's lifespan)."""
@@ -209,33 +209,23 @@ class Database:
         await self.writer.dispose()
         await self.reader.dispose()
 
-    def _gate(self, engine: AsyncEngine) -> asyncio.Semaphore:
+    def _gate(self, engine: AsyncEngine) -> Gate:
         loop = asyncio.get_running_loop()
         if loop is not self._loop:  # a server has one loop: looked up once, then kept
             gates = self._gates.get(loop)
             if gates is None:
+                pools = (self.writer, self.reader)
                 gates = self._gates[loop] = {
-                    pool: asyncio.Semaphore(self._size) for pool in (self.writer, self.reader)
+                    pool: Gate(self._size, POOL_TIMEOUT_SECONDS) for pool in pools
                 }
             self._loop, self._loop_gates = loop, gates
         return self._loop_gates[engine]
-
-    @staticmethod
-    async def _enter(gate: asyncio.Semaphore) -> None:
-        if not gate.locked():
-            await gate.acquire()  # free: returns at once, no scheduling round
-            return
-        try:
-            async with asyncio.timeout(POOL_TIMEOUT_SECONDS):  # no task, unlike wait_for
-                await gate.acquire()
-        except TimeoutError:
-            raise PoolTimeoutError("no database connection free in time") from None
 
     @asynccontextmanager
     async def write_session(self) -> AsyncIterator[AsyncSession]:
         """An ORM session of the writer, closed (rolled back if need be) at the end."""
         gate = self._gate(self.writer)
-        await self._enter(gate)
+        await gate.enter()
         try:
             session = AsyncSession(self.writer, expire_on_commit=False)
             try:
@@ -253,7 +243,7 @@ class Database:
     async def transaction(self) -> AsyncIterator["Transaction"]:
         """Core statements in one writer transaction; what is not committed is rolled back."""
         gate = self._gate(self.writer)
-        await self._enter(gate)
+        await gate.enter()
         try:
             async with self._writer_transaction() as transaction:
                 try:
@@ -292,7 +282,7 @@ class Database:
         if not gated:
             return await self._rows(prepared, params)
         gate = self._gate(self.reader)
-        await self._enter(gate)
+        await gate.enter()
         try:
             return await self._rows(prepared, params)
         finally:

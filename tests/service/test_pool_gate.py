@@ -1,6 +1,7 @@
 """The gate in front of each request pool: at most DB_POOL_SIZE sessions, the rest wait, then 503.
 
-Run against the backend of the suite (SQLite and MariaDB), on the app's own Database object.
+The Database tests run against the backend of the suite (SQLite and MariaDB), on the app's own
+Database object; the Gate tests need no database.
 """
 
 import asyncio
@@ -13,6 +14,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from fastapi_example import db as db_module
 from fastapi_example.db import Database
 from fastapi_example.driver import Prepared
+from fastapi_example.gate import Gate
 from fastapi_example.main import create_app
 from tests.service.conftest import ADMIN, bearer, login
 
@@ -95,9 +97,86 @@ def test_an_exhausted_pool_is_a_json_503_with_retry_after(api_settings, monkeypa
     app = create_app(api_settings.model_copy(update={"db_pool_size": 1}))
     with TestClient(app) as client:
         headers = bearer(login(client, *ADMIN))
-        gate = asyncio.Semaphore(0)  # every slot taken: what a full pool looks like
+        gate = Gate(0, 0.2)  # every slot taken: what a full pool looks like
         monkeypatch.setattr(Database, "_gate", lambda self, engine: gate)
         response = client.post("/items", json={"name": "never-written"}, headers=headers)
     assert response.status_code == 503, response.text
     assert response.json()["detail"]
     assert response.headers["Retry-After"]
+
+
+async def _queued(gate: Gate, count: int, entered: list[int]) -> list[asyncio.Task]:
+    """`count` tasks that enter the gate in turn, each noting its number once inside."""
+
+    async def enter(n: int) -> None:
+        await gate.enter()
+        entered.append(n)
+
+    tasks = [asyncio.create_task(enter(n)) for n in range(count)]
+    await asyncio.sleep(0)  # all of them at the gate, in this order
+    return tasks
+
+
+def test_the_gate_lets_waiters_in_in_the_order_they_came():
+    async def main() -> list[int]:
+        gate, entered = Gate(1, 5), []
+        await gate.enter()
+        tasks = await _queued(gate, 4, entered)
+        for _ in range(4):
+            gate.release()
+            await asyncio.sleep(0)
+        await asyncio.gather(*tasks)
+        return entered
+
+    assert asyncio.run(main()) == [0, 1, 2, 3]
+
+
+def test_a_cancelled_waiter_takes_no_place():
+    async def main() -> None:
+        gate, entered = Gate(1, 5), []
+        await gate.enter()
+        tasks = await _queued(gate, 2, entered)
+        tasks[0].cancel()
+        await asyncio.sleep(0)
+        gate.release()  # passes the cancelled waiter over
+        await asyncio.wait_for(tasks[1], 1)
+        assert entered == [1]
+        gate.release()
+        await gate.enter()  # the one place is free again, with no wait
+        assert gate._free == 0 and not gate._waiters
+
+    asyncio.run(main())
+
+
+def test_a_waiter_cancelled_as_it_is_let_in_passes_its_place_on():
+    async def main() -> None:
+        gate, entered = Gate(1, 5), []
+        await gate.enter()
+        tasks = await _queued(gate, 2, entered)
+        gate.release()  # hands the place to the first waiter...
+        tasks[0].cancel()  # ...which is cancelled before it runs again
+        await asyncio.gather(tasks[0], return_exceptions=True)
+        await asyncio.wait_for(tasks[1], 1)  # the place went on to the next one
+        assert entered == [1]
+
+    asyncio.run(main())
+
+
+def test_waiters_time_out_in_turn():
+    async def main() -> None:
+        gate = Gate(1, 0.2)
+        await gate.enter()
+        early = await _queued(gate, 2, [])
+        await asyncio.sleep(0.1)
+        late = await _queued(gate, 1, [])
+        await asyncio.sleep(0.15)  # past the first two waiters' deadline, not the third's
+        for task in early:
+            assert isinstance(task.exception(), PoolTimeoutError)
+        assert not late[0].done()
+        await asyncio.sleep(0.1)  # the gate's one timer was set again, for the third
+        assert isinstance(late[0].exception(), PoolTimeoutError)
+        assert gate._timer is None  # nobody waits: no timer
+        gate.release()
+        await asyncio.wait_for(gate.enter(), 0.05)  # the place is free, no wait
+
+    asyncio.run(main())
