@@ -2,6 +2,13 @@
 
 import re
 
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import delete, insert
+
+from fastapi_example.db import make_engine
+from fastapi_example.models import RolePublic, Version, VersionPublic
+
 
 def test_roles(client):
     assert client.get("/roles").json() == [{"id": 1, "name": "admin"}, {"id": 2, "name": "user"}]
@@ -13,6 +20,35 @@ def test_versions_seeded_from_the_default_file(client):
     versions = client.get("/versions").json()
     assert [v["version"] for v in versions] == [f"0.{n}" for n in range(1, 9)] + ["1.0"]
     assert [v["supported"] for v in versions] == [False] * 8 + [True]
+
+
+def test_the_lists_are_answered_as_their_response_model_writes_them(client):
+    """GET /roles and /versions answer JSON the catalog made at its refresh: byte for byte
+    what FastAPI writes from the same lists through the routes' response_model."""
+    served = {path: client.get(path) for path in ("/roles", "/versions")}
+    catalog = client.app.state.catalog
+    reference = FastAPI()
+    reference.get("/roles", response_model=list[RolePublic])(lambda: catalog.roles)
+    reference.get("/versions", response_model=list[VersionPublic])(lambda: catalog.versions)
+    with TestClient(reference) as written:
+        for path, response in served.items():
+            expected = written.get(path)
+            assert response.content == expected.content, path
+            assert response.headers["content-type"] == expected.headers["content-type"]
+
+
+def test_the_lists_follow_the_catalog_refresh(client, api_settings):
+    engine = make_engine(api_settings)  # the test apps refresh the catalog on every request
+    try:
+        with engine.begin() as connection:
+            connection.execute(insert(Version).values(version="0.0.9", supported=False))
+        listed = [v["version"] for v in client.get("/versions").json()]
+        assert listed[-1] == "0.0.9"
+    finally:
+        with engine.begin() as connection:
+            connection.execute(delete(Version).where(Version.version == "0.0.9"))
+        engine.dispose()
+    assert "0.0.9" not in [v["version"] for v in client.get("/versions").json()]
 
 
 def test_supported_absent_and_empty_versions_pass(client):

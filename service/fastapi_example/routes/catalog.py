@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Path
+from fastapi import Depends, HTTPException, Path, Response
 
 from fastapi_example.models import MAX_ID, RolePublic, VersionPublic
 from fastapi_example.routes import PrefixedRouter
@@ -13,9 +13,14 @@ versions = PrefixedRouter(prefix="/versions", tags=["versions"])
 Catalog = Annotated[CatalogCache, Depends(get_catalog)]
 
 
+def _json(body: bytes) -> Response:
+    """A list as the catalog serialized it at its last refresh (response_model documents it)."""
+    return Response(body, media_type="application/json")
+
+
 @roles.get("", response_model=list[RolePublic])
 async def list_roles(catalog: Catalog):
-    return catalog.roles
+    return _json(catalog.roles_json)
 
 
 @roles.get("/{role_id}", response_model=RolePublic)
@@ -29,4 +34,4 @@ async def read_role(role_id: Annotated[int, Path(ge=1, le=MAX_ID)], catalog: Cat
 @versions.get("", response_model=list[VersionPublic])
 async def list_versions(catalog: Catalog):
     """Every known client version and whether it is still supported (not version-checked)."""
-    return catalog.versions
+    return _json(catalog.versions_json)
