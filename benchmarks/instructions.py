@@ -35,6 +35,8 @@ ALL_ROUTES = ["GET /roles", "GET /auth/me", "GET /items/{id}", "GET /items?limit
 ALL_ROUTES += ["GET /items?name=<filter>", "POST /items", "PATCH /items/{id}"]
 ALL_ROUTES += ["POST /auth/refresh"]
 ROUTES = [r for r in os.environ.get("BENCH_ROUTES", ",".join(ALL_ROUTES)).split(",") if r]
+# 1: one request at a time. wrk keeps 16 in flight; above DB_POOL_SIZE (10), requests queue.
+IN_FLIGHT = int(os.environ.get("BENCH_IN_FLIGHT", "1"))
 
 
 def headers(token: str, json_body: bool = False) -> list[tuple[bytes, bytes]]:
@@ -77,14 +79,16 @@ def requests(route: str, data: Path, refresh: deque):
 
 
 async def serve(app, route: str, data: Path, count: int, refresh: deque) -> None:
-    """The app's lifespan, then `count` requests of the route; any answer but 2xx fails."""
+    """The app's lifespan, then `count` requests of the route from IN_FLIGHT callers at once,
+    each sending its next request when its last one is answered; any answer but 2xx fails."""
     inbox, outbox = asyncio.Queue(), asyncio.Queue()
     await inbox.put({"type": "lifespan.startup"})
     lifespan = {"type": "lifespan", "asgi": {"version": "3.0"}}
     running = asyncio.create_task(app(lifespan, inbox.get, outbox.put))
     assert (await outbox.get())["type"] == "lifespan.startup.complete"
     calls = requests(route, data, refresh)
-    for _ in range(count):
+
+    async def call() -> None:
         method, path, query, headers, body = next(calls)
         scope = {
             "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
@@ -94,10 +98,10 @@ async def serve(app, route: str, data: Path, count: int, refresh: deque) -> None
         }  # fmt: skip
         statuses, answer = [], []
 
-        async def receive(body=body):
+        async def receive():
             return {"type": "http.request", "body": body, "more_body": False}
 
-        async def send(message, statuses=statuses, answer=answer):
+        async def send(message):
             if message["type"] == "http.response.start":
                 statuses.append(message["status"])
             elif message["type"] == "http.response.body":
@@ -108,6 +112,14 @@ async def serve(app, route: str, data: Path, count: int, refresh: deque) -> None
             raise SystemExit(f"{route}: {method} {path} answered {statuses[0]}")
         if route == "POST /auth/refresh":
             refresh.append(json.loads(b"".join(answer))["refresh_token"])
+
+    async def caller(calls_made: int) -> None:
+        for _ in range(calls_made):
+            await call()
+
+    # A refresh token is good once: no more refreshes in flight than tokens in hand.
+    callers = min(IN_FLIGHT, len(refresh)) if route == "POST /auth/refresh" else IN_FLIGHT
+    await asyncio.gather(*(caller(len(range(n, count, callers))) for n in range(callers)))
     running.cancel()
 
 
@@ -175,7 +187,8 @@ def main() -> None:
         print(line)
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H%M%SZ")
     out = HERE / "results" / f"instructions-{stamp}.json"
-    report = {"machine": run.machine(), "warm": WARM, "counted": COUNT, "routes": result}
+    report = {"machine": run.machine(), "warm": WARM, "counted": COUNT, "in_flight": IN_FLIGHT}
+    report["routes"] = result
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {out.relative_to(HERE.parent)}")
 
