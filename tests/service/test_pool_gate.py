@@ -163,17 +163,18 @@ def test_a_waiter_cancelled_as_it_is_let_in_passes_its_place_on():
 
 
 def test_waiters_time_out_in_turn():
+    # Deadlines 0.3 s apart, checks 0.1-0.2 s from each: room for a loaded machine's lag.
     async def main() -> None:
-        gate = Gate(1, 0.2)
+        gate = Gate(1, 0.5)
         await gate.enter()
         early = await _queued(gate, 2, [])
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.3)
         late = await _queued(gate, 1, [])
-        await asyncio.sleep(0.15)  # past the first two waiters' deadline, not the third's
+        await asyncio.sleep(0.3)  # past the first two waiters' deadline, not the third's
         for task in early:
             assert isinstance(task.exception(), PoolTimeoutError)
         assert not late[0].done()
-        await asyncio.sleep(0.1)  # the gate's one timer was set again, for the third
+        await asyncio.sleep(0.3)  # the gate's one timer was set again, for the third
         assert isinstance(late[0].exception(), PoolTimeoutError)
         assert gate._timer is None  # nobody waits: no timer
         gate.release()
