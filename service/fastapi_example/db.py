@@ -343,19 +343,21 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-async def get_database(request: Request) -> Database:
+# The ORM routes (login, user writes, docs) are rare: a dependency's cost does not show there.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+def database(request: Request) -> Database:
+    """The app's Database, for the routes that take their Request instead of a dependency.
+
+    FastAPI 0.165 spends about 70k instructions solving one dependency per request, and about
+    180k on a generator dependency and its exit stack: more than the SQL of a read. So the
+    Core routes read with `database(request).rows(...)` and write in
+    `async with database(request).transaction() as db:` (benchmarks/README.md, tenth round).
+    """
     return request.app.state.db
 
 
-async def get_transaction(request: Request) -> AsyncIterator[Transaction]:
-    """A writer transaction of Core statements, ended when the endpoint returns."""
-    async with request.app.state.db.transaction() as transaction:
-        yield transaction
-
-
-SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
-TransactionDep = Annotated[Transaction, Depends(get_transaction, scope="function")]
-DatabaseDep = Annotated[Database, Depends(get_database)]
 MYSQL_DEADLOCK = 1213
 
 

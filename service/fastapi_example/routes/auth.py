@@ -1,6 +1,6 @@
 from fastapi import Request, status
 
-from fastapi_example.db import SessionDep, TransactionDep, retry_on_deadlock
+from fastapi_example.db import SessionDep, database, retry_on_deadlock
 from fastapi_example.deps import CurrentUser, SettingsDep, unauthorized
 from fastapi_example.login import authenticate
 from fastapi_example.logs import USER_ID_KEY
@@ -34,16 +34,19 @@ async def login(body: LoginRequest, request: Request, db: SessionDep, settings: 
 
 
 @router.post("/refresh", response_model=TokenPair)
-async def refresh(body: RefreshRequest, db: TransactionDep, settings: SettingsDep):
+async def refresh(body: RefreshRequest, request: Request):
     """Exchange a refresh token for new tokens; reusing an exchanged one ends the session."""
-    pair = await retry_on_deadlock(db, rotate_session, body.refresh_token, settings)
+    settings = request.app.state.settings
+    async with database(request).transaction() as db:
+        pair = await retry_on_deadlock(db, rotate_session, body.refresh_token, settings)
     if pair is None:
         raise unauthorized("Invalid or expired refresh token")
     return pair
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
-async def logout(caller: CurrentUser, db: TransactionDep) -> None:
+async def logout(caller: CurrentUser, request: Request) -> None:
     """End the current session only."""
-    await db.execute(END_SESSION, {"session_id": caller.session_id})
-    await db.commit()
+    async with database(request).transaction() as db:
+        await db.execute(END_SESSION, {"session_id": caller.session_id})
+        await db.commit()

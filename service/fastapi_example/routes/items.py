@@ -1,10 +1,10 @@
 from typing import Annotated
 
-from fastapi import HTTPException, Path, status
+from fastapi import HTTPException, Path, Request, status
 from sqlalchemy import bindparam, delete, insert, select, update
 
 from fastapi_example.counts import add_rows, kept_total
-from fastapi_example.db import DatabaseDep, Transaction, TransactionDep
+from fastapi_example.db import Transaction, database
 from fastapi_example.deps import CurrentUser
 from fastapi_example.driver import Prepared
 from fastapi_example.errors import unique_or_409
@@ -18,7 +18,7 @@ from fastapi_example.models import (
     UserPublic,
     utcnow,
 )
-from fastapi_example.paging import Filter, PagingDep, contains
+from fastapi_example.paging import Filter, Limit, Page, Paging, contains
 from fastapi_example.routes import PrefixedRouter
 from fastapi_example.rows import public_columns, read_by_id, to_public
 from fastapi_example.versions import VersionedRoute
@@ -55,12 +55,14 @@ NAME_TAKEN = "An item with that name already exists"
 ITEM_FILTERS = {"name": contains(Item.name), "description": contains(Item.description)}
 
 
-# Routes are matched in the order declared: the reads, the busiest, first.
+# Routes are matched in the order declared: the reads, the busiest, first. They take their
+# Request, not a dependency for the database: see db.database.
 @router.get("", response_model=ItemsPage)
 async def list_items(
     _user: CurrentUser,
-    db: DatabaseDep,
-    paging: PagingDep,
+    request: Request,
+    page: Page = 1,
+    limit: Limit = 20,
     name: Filter = None,
     description: Filter = None,
 ):
@@ -68,25 +70,29 @@ async def list_items(
     given = {"name": name, "description": description}
     # Unfiltered, the total is the count kept on write: COUNT(*) reads every row in InnoDB.
     total = None if name is not None or description is not None else kept_total("items")
-    return await paging.answer(db, ItemPublic, Item, ITEM_FILTERS, given, "items", total)
+    paging = Paging(page, limit)
+    return await paging.answer(
+        database(request), ItemPublic, Item, ITEM_FILTERS, given, "items", total
+    )
 
 
 ITEM_NOT_FOUND = "Item not found"
 
 
 @router.get("/{item_id}", response_model=ItemPublic)
-async def read_item(item_id: ItemId, _user: CurrentUser, db: DatabaseDep):
-    return await read_by_id(db, ItemPublic, Item, item_id, ITEM_NOT_FOUND)
+async def read_item(item_id: ItemId, _user: CurrentUser, request: Request):
+    return await read_by_id(database(request), ItemPublic, Item, item_id, ITEM_NOT_FOUND)
 
 
 @router.post("", response_model=ItemPublic, status_code=status.HTTP_201_CREATED)
-async def create_item(body: ItemCreate, user: CurrentUser, db: TransactionDep):
+async def create_item(body: ItemCreate, user: CurrentUser, request: Request):
     now = utcnow()
     item = {**body.model_dump(), "user_id": user.id, "created_at": now, "updated_at": now}
-    # The name's index decides before the count's row is locked.
-    item["id"] = await unique_or_409(db, db.insert(_INSERT, item), NAME_TAKEN)
-    await add_rows(db, "items", 1)
-    await db.commit()
+    async with database(request).transaction() as db:
+        # The name's index decides before the count's row is locked.
+        item["id"] = await unique_or_409(db, db.insert(_INSERT, item), NAME_TAKEN)
+        await add_rows(db, "items", 1)
+        await db.commit()
     return to_public(ItemPublic, item)
 
 
@@ -102,18 +108,20 @@ async def _owned_item(db: Transaction, user: UserPublic, item_id: int) -> dict:
 
 
 @router.patch("/{item_id}", response_model=ItemPublic)
-async def update_item(item_id: ItemId, body: ItemUpdate, user: CurrentUser, db: TransactionDep):
-    item = await _owned_item(db, user, item_id)
-    item.update(body.model_dump(exclude_unset=True), updated_at=utcnow())
-    changes = {f"new_{field}": item[field] for field in ("name", "description", "updated_at")}
-    await unique_or_409(db, db.execute(_UPDATE, {"item_id": item_id, **changes}), NAME_TAKEN)
-    await db.commit()
+async def update_item(item_id: ItemId, body: ItemUpdate, user: CurrentUser, request: Request):
+    async with database(request).transaction() as db:
+        item = await _owned_item(db, user, item_id)
+        item.update(body.model_dump(exclude_unset=True), updated_at=utcnow())
+        changes = {f"new_{field}": item[field] for field in ("name", "description", "updated_at")}
+        await unique_or_409(db, db.execute(_UPDATE, {"item_id": item_id, **changes}), NAME_TAKEN)
+        await db.commit()
     return to_public(ItemPublic, item)
 
 
 @router.delete("/{item_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_item(item_id: ItemId, user: CurrentUser, db: TransactionDep) -> None:
-    await _owned_item(db, user, item_id)
-    await db.execute(_DELETE, {"item_id": item_id})
-    await add_rows(db, "items", -1)
-    await db.commit()
+async def delete_item(item_id: ItemId, user: CurrentUser, request: Request) -> None:
+    async with database(request).transaction() as db:
+        await _owned_item(db, user, item_id)
+        await db.execute(_DELETE, {"item_id": item_id})
+        await add_rows(db, "items", -1)
+        await db.commit()

@@ -1,11 +1,11 @@
 from typing import Annotated
 
-from fastapi import HTTPException, Path, status
+from fastapi import HTTPException, Path, Request, status
 from fastapi.exceptions import RequestValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.concurrency import run_in_threadpool
 
-from fastapi_example.db import DatabaseDep, SessionDep
+from fastapi_example.db import SessionDep, database
 from fastapi_example.deps import AdminUser, CurrentUser, SettingsDep
 from fastapi_example.errors import unique_or_409
 from fastapi_example.login import set_password
@@ -20,7 +20,7 @@ from fastapi_example.models import (
     UserUpdate,
     utcnow,
 )
-from fastapi_example.paging import Filter, PagingDep, contains, equals
+from fastapi_example.paging import Filter, Limit, Page, Paging, contains, equals
 from fastapi_example.routes import PrefixedRouter
 from fastapi_example.rows import read_by_id
 from fastapi_example.security import generate_password
@@ -67,13 +67,16 @@ USER_FILTERS = {"username": contains(User.username), "activated": equals(User.ac
 @router.get("", response_model=UsersPage)
 async def list_users(
     _user: CurrentUser,
-    db: DatabaseDep,
-    paging: PagingDep,
+    request: Request,
+    page: Page = 1,
+    limit: Limit = 20,
     username: Filter = None,
     activated: bool | None = None,
 ):
     given = {"username": username, "activated": activated}
-    return await paging.answer(db, UserPublic, User, USER_FILTERS, given, "users")
+    return await Paging(page, limit).answer(
+        database(request), UserPublic, User, USER_FILTERS, given, "users"
+    )
 
 
 USER_NOT_FOUND = "User not found"
@@ -87,8 +90,8 @@ async def _get_user(db: AsyncSession, user_id: int) -> User:
 
 
 @router.get("/{user_id}", response_model=UserPublic)
-async def read_user(user_id: UserId, _user: CurrentUser, db: DatabaseDep):
-    return await read_by_id(db, UserPublic, User, user_id, USER_NOT_FOUND)
+async def read_user(user_id: UserId, _user: CurrentUser, request: Request):
+    return await read_by_id(database(request), UserPublic, User, user_id, USER_NOT_FOUND)
 
 
 async def _editable_user(db: AsyncSession, caller: UserPublic, user_id: int) -> User:
