@@ -4,8 +4,10 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy import bindparam, select
 
+from fastapi_example.db import database
 from fastapi_example.driver import Prepared
 from fastapi_example.logs import USER_ID_KEY
 from fastapi_example.models import Token, User, UserPublic, utcnow
@@ -61,11 +63,12 @@ class BearerAuth(HTTPBearer):
         self.admin = admin
 
     async def __call__(self, request: Request) -> Caller:
-        credentials = await super().__call__(request)
-        if credentials is None:
+        # HTTPBearer's own parsing, without the credentials model it builds (and validates).
+        scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
+        if scheme.lower() != "bearer" or not token:
             raise unauthorized("Not authenticated")
-        digest = token_digest(credentials.credentials)
-        rows = await request.app.state.db.rows(_SESSION_BY_ACCESS_TOKEN, {"digest": digest})
+        digest = token_digest(token)
+        rows = await database(request).rows(_SESSION_BY_ACCESS_TOKEN, {"digest": digest})
         row = rows[0] if rows else None
         if row is None or row["access_expires_at"] <= utcnow() or not row["activated"]:
             raise unauthorized("Invalid or expired token")

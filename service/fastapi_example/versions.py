@@ -72,7 +72,9 @@ def _version_key(version: str) -> tuple:
 
 
 async def get_catalog(request: Request) -> CatalogCache:
-    return await request.app.state.catalog.fresh()
+    """The app's catalog, reloaded first when stale (no coroutine of its own when fresh)."""
+    catalog = request.app.state.catalog
+    return await catalog.fresh() if catalog.stale else catalog
 
 
 _DESCRIPTION = "The client's version; absent means current"
@@ -109,15 +111,15 @@ class VersionedRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def versioned(request: Request) -> Response:
-            await check_version(request, request.headers.get("x-version", ""))
+            x_version = request.headers.get("x-version")
+            if x_version:  # absent or empty: allowed
+                await check_version(request, x_version)
             return await handler(request)
 
         return versioned
 
 
 async def check_version(request: Request, x_version: str) -> None:
-    if not x_version:  # absent or empty: allowed
-        return
     catalog = await get_catalog(request)
     supported = catalog.supported(x_version)
     if supported:
