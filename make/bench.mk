@@ -1,8 +1,8 @@
-# Benchmarks (issue 6): needs MariaDB at 127.0.0.1:3306 (root) and wrk; about 15 minutes.
+# Benchmarks (issue 6): needs MariaDB at 127.0.0.1:3306 (root) and wrk; about 25 minutes.
 .PHONY: bench
 bench: venv ## load, start-up, memory, token-cleanup and table-size benchmarks (benchmarks/README.md)
 	cd benchmarks && PATH="$(CURDIR)/$(BIN):$$PATH" $(CURDIR)/$(BIN)/python run.py
 
 .PHONY: bench-instructions
-bench-instructions: venv ## CPU instructions per request in-process under valgrind: API, baseline, FastAPI floor (~17 min)
+bench-instructions: venv ## CPU instructions per request in-process under valgrind: API, baseline, FastAPI floor (~10-17 min)
 	cd benchmarks && PATH="$(CURDIR)/$(BIN):$$PATH" $(CURDIR)/$(BIN)/python instructions.py
