@@ -16,7 +16,7 @@ from fastapi_example.db import Database
 from fastapi_example.driver import Prepared
 from fastapi_example.gate import Gate
 from fastapi_example.main import create_app
-from tests.service.conftest import ADMIN, bearer, login
+from tests.service.conftest import ADMIN, bearer, login, unique
 
 SIZE = 2
 ONE = Prepared(select(literal_column("1").label("one")))
@@ -105,24 +105,22 @@ def test_an_exhausted_pool_is_a_json_503_with_retry_after(api_settings, monkeypa
     assert response.headers["Retry-After"]
 
 
-def test_an_invalid_body_is_a_422_without_a_place_in_the_writer_pool(api_settings, monkeypatch):
+def test_an_invalid_body_is_a_422_without_a_place_in_the_writer_pool(
+    client, new_account, monkeypatch
+):
     """The routes open their transaction after FastAPI validated the body (db.database): a
     request that can never write does not wait for a writer connection."""
-    monkeypatch.setattr(db_module, "POOL_TIMEOUT_SECONDS", 0.2)
-    app = create_app(api_settings)
-    with TestClient(app) as client:
-        headers = bearer(login(client, *ADMIN))
-        item = client.post("/items", json={"name": "kept"}, headers=headers).json()
-        full, own_gate = Gate(0, 0.2), Database._gate
-        monkeypatch.setattr(
-            Database, "_gate", lambda db, pool: full if pool is db.writer else own_gate(db, pool)
-        )
-        bad = [
-            client.post("/items", json={}, headers=headers),
-            client.patch(f"/items/{item['id']}", json={"name": ""}, headers=headers),
-            client.post("/auth/refresh", json={}, headers=headers),
-        ]
-        valid = client.post("/items", json={"name": "never-written"}, headers=headers)
+    headers = new_account().headers  # not the admin: a login of it would end the suite's session
+    full, own_gate = Gate(0, 0.2), Database._gate
+    monkeypatch.setattr(
+        Database, "_gate", lambda db, pool: full if pool is db.writer else own_gate(db, pool)
+    )
+    bad = [
+        client.post("/items", json={}, headers=headers),
+        client.patch("/items/1", json={"name": ""}, headers=headers),
+        client.post("/auth/refresh", json={}),
+    ]
+    valid = client.post("/items", json={"name": unique("never-written")}, headers=headers)
     assert [response.status_code for response in bad] == [422, 422, 422], [r.text for r in bad]
     assert valid.status_code == 503, valid.text  # the writer's gate is full indeed
 
