@@ -70,8 +70,7 @@ async def list_items(
     given = {"name": name, "description": description}
     # Unfiltered, the total is the count kept on write: COUNT(*) reads every row in InnoDB.
     total = None if name is not None or description is not None else kept_total("items")
-    paging = Paging(page, limit)
-    return await paging.answer(
+    return await Paging(page, limit).answer(
         database(request), ItemPublic, Item, ITEM_FILTERS, given, "items", total
     )
 
