@@ -1,14 +1,16 @@
-"""Reads that skip the ORM: a public model's columns, and a row turned into that model.
+"""Reads that skip the ORM: a public model's columns, a row turned into that model or
+straight into its JSON.
 
 For hot read paths: reading plain columns into a pydantic model costs about a third less CPU
-than loading ORM objects and converting them.
+than loading ORM objects and converting them; writing the JSON from the row costs less again.
 """
 
 from collections.abc import Mapping
 from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from fastapi import HTTPException
+from fastapi import HTTPException, Response
+from pydantic_core import to_json
 from sqlalchemy import Column, bindparam, select
 from sqlmodel import SQLModel
 
@@ -30,6 +32,15 @@ def to_public(public: type[M], values: Mapping[str, Any]) -> M:
     return public.model_construct(**{name: values[name] for name in public.model_fields})
 
 
+def public_json(public: type[SQLModel], values: Mapping[str, Any], status_code: int = 200):
+    """The JSON `public` would serialize to, written from the row's values (typed by their
+    columns, so by the same serializer): FastAPI validating a model the route had just
+    built, then serializing it, was about 90k instructions of GET /items/{id}'s 1,320k. The
+    route keeps `public` as its response_model, for the schema; tests compare the bytes."""
+    body = to_json({name: values[name] for name in public.model_fields})
+    return Response(body, status_code=status_code, media_type="application/json")
+
+
 @cache
 def _by_id(public: type[SQLModel], table: type[SQLModel]) -> Prepared:
     """Built once per model pair (building a statement per request cost more than running it)."""
@@ -38,10 +49,11 @@ def _by_id(public: type[SQLModel], table: type[SQLModel]) -> Prepared:
 
 
 async def read_by_id(
-    db: "Database", public: type[M], table: type[SQLModel], row_id: int, missing: str
-) -> M:
-    """The row of `table` with this id as `public`, through the reader; 404 `missing` if none."""
+    db: "Database", public: type[SQLModel], table: type[SQLModel], row_id: int, missing: str
+) -> Response:
+    """The row of `table` with this id as `public`'s JSON, through the reader; 404 `missing`
+    if none."""
     rows = await db.rows(_by_id(public, table), {"id": row_id})
     if not rows:
         raise HTTPException(status_code=404, detail=missing)
-    return to_public(public, rows[0])
+    return public_json(public, rows[0])

@@ -1,5 +1,6 @@
 """Login, refresh rotation and reuse, logout, the session cap, throttling."""
 
+from fastapi_example.models import UserPublic
 from tests.service.conftest import bearer, login, unique
 
 
@@ -18,6 +19,16 @@ def test_me_returns_the_caller(client, new_account):
     assert me.status_code == 200
     assert me.json()["username"] == account.username
     assert set(me.json()) == {"id", "username", "role_id", "activated", "created_at", "updated_at"}
+
+
+def test_me_and_a_user_read_are_exactly_the_model_serialized(client, new_account):
+    """Both write the user's JSON from its row (rows.public_json): the response model's bytes."""
+    account = new_account()
+    me = client.get("/auth/me", headers=account.headers)
+    read = client.get(f"/users/{account.id}", headers=account.headers)
+    assert me.content == read.content
+    assert me.headers["content-type"] == "application/json"
+    assert me.content == UserPublic.model_validate_json(me.content).model_dump_json().encode()
 
 
 def test_wrong_password_and_unknown_user_are_401(client, new_account):

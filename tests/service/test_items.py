@@ -1,6 +1,6 @@
 """Items: CRUD, ownership, unique names, filters and paging."""
 
-from fastapi_example.models import ItemsPage
+from fastapi_example.models import ItemPublic, ItemsPage
 from tests.service.conftest import unique
 
 
@@ -150,3 +150,23 @@ def test_a_page_is_exactly_its_model_serialized(client, new_account):
     assert [i["description"] for i in client.get(
         "/items", params={"name": tag}, headers=owner.headers
     ).json()["items"]] == ["naïve “quotes” \\ \U0001f600", None]  # fmt: skip
+
+
+def test_an_item_is_exactly_its_model_serialized(client, new_account):
+    """POST, GET and PATCH write the item's JSON from its row (rows.public_json): it must be
+    the bytes FastAPI writes from the response model."""
+    owner = new_account()
+    made = client.post(
+        "/items",
+        json={"name": unique("js-é ✓"), "description": "naïve “quotes” \\ \U0001f600"},
+        headers=owner.headers,
+    )
+    item_id = made.json()["id"]
+    read = client.get(f"/items/{item_id}", headers=owner.headers)
+    patched = client.patch(f"/items/{item_id}", json={"description": None}, headers=owner.headers)
+    assert [r.status_code for r in (made, read, patched)] == [201, 200, 200]
+    for response in (made, read, patched):
+        assert response.headers["content-type"] == "application/json"
+        item = ItemPublic.model_validate_json(response.content)
+        assert response.content == item.model_dump_json().encode()
+    assert patched.json()["description"] is None and read.json()["user_id"] == owner.id

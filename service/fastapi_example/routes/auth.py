@@ -6,6 +6,7 @@ from fastapi_example.login import authenticate
 from fastapi_example.logs import USER_ID_KEY
 from fastapi_example.models import LoginRequest, RefreshRequest, TokenPair, UserPublic
 from fastapi_example.routes import PrefixedRouter
+from fastapi_example.rows import public_json
 from fastapi_example.sessions import END_SESSION, open_session, rotate_session
 from fastapi_example.versions import VersionedRoute
 
@@ -15,7 +16,7 @@ router = PrefixedRouter(prefix="/auth", tags=["auth"], route_class=VersionedRout
 # Routes are matched in the order declared: the busiest first.
 @router.get("/me", response_model=UserPublic)
 async def me(user: CurrentUser):
-    return user
+    return public_json(UserPublic, vars(user))  # the caller's fields as read with the token
 
 
 @router.post("/token", response_model=TokenPair)

@@ -20,7 +20,7 @@ from fastapi_example.models import (
 )
 from fastapi_example.paging import Filter, Limit, Page, Paging, contains
 from fastapi_example.routes import PrefixedRouter
-from fastapi_example.rows import public_columns, read_by_id, to_public
+from fastapi_example.rows import public_columns, public_json, read_by_id
 from fastapi_example.versions import VersionedRoute
 
 router = PrefixedRouter(prefix="/items", tags=["items"], route_class=VersionedRoute)
@@ -92,7 +92,7 @@ async def create_item(body: ItemCreate, user: CurrentUser, request: Request):
         item["id"] = await unique_or_409(db, db.insert(_INSERT, item), NAME_TAKEN)
         await add_rows(db, "items", 1)
         await db.commit()
-    return to_public(ItemPublic, item)
+    return public_json(ItemPublic, item, status.HTTP_201_CREATED)
 
 
 async def _owned_item(db: Transaction, user: UserPublic, item_id: int) -> dict:
@@ -114,7 +114,7 @@ async def update_item(item_id: ItemId, body: ItemUpdate, user: CurrentUser, requ
         changes = {f"new_{field}": item[field] for field in ("name", "description", "updated_at")}
         await unique_or_409(db, db.execute(_UPDATE, {"item_id": item_id, **changes}), NAME_TAKEN)
         await db.commit()
-    return to_public(ItemPublic, item)
+    return public_json(ItemPublic, item)
 
 
 @router.delete("/{item_id}", status_code=status.HTTP_204_NO_CONTENT)
