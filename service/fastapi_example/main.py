@@ -8,8 +8,9 @@ from fastapi.staticfiles import StaticFiles
 from fastapi_example import __version__
 from fastapi_example.db import Database
 from fastapi_example.errors import ERROR_RESPONSE, add_error_handlers
-from fastapi_example.logs import AccessLogMiddleware, configure_logging
-from fastapi_example.metrics import UNCOUNTED_PATHS, Metrics
+from fastapi_example.logs import configure_logging
+from fastapi_example.metrics import Metrics
+from fastapi_example.observe import ObserveRequests
 from fastapi_example.routes import auth, catalog, docs, health, items, users
 from fastapi_example.settings import PACKAGE_DIR, Settings
 from fastapi_example.versions import CatalogCache
@@ -54,8 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.draining = False
 
     add_error_handlers(app)
-    metrics.instrument(app)
-    app.add_middleware(AccessLogMiddleware, quiet_paths=UNCOUNTED_PATHS)
+    app.add_middleware(ObserveRequests, metrics=metrics)
 
     # The routers of items, auth, roles and users check X-Version (versions.VersionedRoute).
     # FastAPI tries the included routers in this order; a PrefixedRouter is passed over for

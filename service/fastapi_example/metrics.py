@@ -1,15 +1,14 @@
 """Prometheus metrics: HTTP requests and latencies, plus the API's own counters.
 
 The HTTP families are those prometheus-fastapi-instrumentator 8.1 made with our settings
-(same names, labels and buckets: the dashboards and alerts query them), recorded by a small
-ASGI middleware that costs a fraction of the instrumentator's (it matched every route again
-per request). Each app gets its own registry (tests build many apps); the listener on
+(same names, labels and buckets: the dashboards and alerts query them), recorded by
+observe.ObserveRequests at a fraction of the instrumentator's cost (it matched every route
+again per request). Each app gets its own registry (tests build many apps); the listener on
 METRICS_PORT is started in the lifespan, never at import.
 """
 
 import threading
 from socketserver import ThreadingMixIn
-from time import perf_counter
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import (
@@ -115,9 +114,6 @@ class Metrics:
         children[1].observe(seconds)
         self.latency_highr.observe(seconds)
 
-    def instrument(self, app) -> None:
-        app.add_middleware(_RequestMetrics, metrics=self)
-
     def start_server(self, host: str, port: int) -> None:
         if not port:
             return
@@ -135,42 +131,6 @@ class Metrics:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
-
-
-class _RequestMetrics:
-    """Counts each HTTP request and times the whole call of the app inside it."""
-
-    def __init__(self, app, metrics: Metrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        path = scope["path"]
-        status = 500  # no response started: the error handler outside answers 500
-
-        async def send_with_status(message):
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        in_flight = self.metrics.in_flight
-        in_flight.inc()
-        start = perf_counter()
-        try:
-            await self.app(scope, receive, send_with_status)
-        finally:
-            duration = perf_counter() - start
-            # Before the request is counted: in flight + counted never exceeds those started.
-            in_flight.dec()
-            # The router leaves the matched route in the scope; FastAPI sets none for a
-            # mount (our static files at /) nor for a 404: both are "none", as before. Its
-            # path lacks a prefix given to include_router (so routes/ prefix the APIRouters).
-            handler = getattr(scope.get("route"), "path", None)
-            if (handler or path) not in UNCOUNTED_PATHS:
-                self.metrics.observe_request(scope["method"], status, handler or "none", duration)
 
 
 class _ThreadingServer(ThreadingMixIn, WSGIServer):

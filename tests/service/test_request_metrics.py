@@ -1,4 +1,4 @@
-"""The HTTP request metrics: metrics.py's middleware against prometheus-fastapi-instrumentator.
+"""The HTTP request metrics: observe.py's middleware against prometheus-fastapi-instrumentator.
 
 The dashboards and alerts query the families the instrumentator made; the middleware that
 replaced it must give the same names, label names, label values and buckets. One app carries
@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_fastapi_instrumentator import Instrumentator
 
 from fastapi_example.main import create_app
-from fastapi_example.metrics import UNCOUNTED_PATHS, Metrics
+from fastapi_example.metrics import UNCOUNTED_PATHS
 from tests.service.conftest import make_settings, migrated
 
 # Instrumentator(...).instrument(...) exactly as metrics.py called it before.
@@ -49,24 +49,17 @@ PROBES = ["/healthz", "/readyz", "/metrics"]  # /metrics is a 404 on the API por
 def registries(tmp_path_factory) -> Iterator[tuple[CollectorRegistry, CollectorRegistry]]:
     """(the app's registry, the instrumentator's) after REQUESTS and PROBES."""
     reference = CollectorRegistry()
-    instrument = Metrics.instrument
-
-    def instrument_both(metrics: Metrics, app) -> None:
-        instrument(metrics, app)
-        # Added after ours: it wraps ours, inside the access log.
-        Instrumentator(
-            should_group_status_codes=True,
-            excluded_handlers=[f"^{path}$" for path in UNCOUNTED_PATHS],
-            registry=reference,
-        ).instrument(
-            app,
-            latency_highr_buckets=OLD_HIGHR_BUCKETS,
-            latency_lowr_buckets=OLD_LOWR_BUCKETS,
-        )
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(Metrics, "instrument", instrument_both)
-        app = create_app(migrated(make_settings(None, tmp_path_factory.mktemp("metrics"))))
+    app = create_app(migrated(make_settings(None, tmp_path_factory.mktemp("metrics"))))
+    # Added after ours (observe.ObserveRequests), so it wraps ours and sees the same requests.
+    Instrumentator(
+        should_group_status_codes=True,
+        excluded_handlers=[f"^{path}$" for path in UNCOUNTED_PATHS],
+        registry=reference,
+    ).instrument(
+        app,
+        latency_highr_buckets=OLD_HIGHR_BUCKETS,
+        latency_lowr_buckets=OLD_LOWR_BUCKETS,
+    )
 
     def explode():
         raise RuntimeError("boom")
