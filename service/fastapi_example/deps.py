@@ -1,9 +1,8 @@
-"""Request dependencies: settings, the current session and user, and permission checks."""
+"""Request dependencies and the caller: settings, the bearer token's user, admin rights."""
 
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
-from fastapi.security import HTTPBearer
+from fastapi import Depends, HTTPException, Request, Response
 from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy import bindparam, select
 
@@ -14,6 +13,7 @@ from fastapi_example.models import Token, User, UserPublic, utcnow
 from fastapi_example.rows import public_columns, to_public
 from fastapi_example.security import token_digest
 from fastapi_example.settings import Settings
+from fastapi_example.versions import VersionedRoute
 
 
 # Dependencies that do no I/O are `async def`: FastAPI runs plain `def` ones in the threadpool,
@@ -47,37 +47,65 @@ _SESSION_BY_ACCESS_TOKEN = Prepared(
 )
 
 
-class BearerAuth(HTTPBearer):
-    """The caller of the bearer token: one autocommit read, no connection kept.
+BEARER_SCHEME = "HTTPBearer"  # the security scheme's name in the OpenAPI document
+# The scheme as HTTPBearer(description=...) would declare it; main.py adds it to the document.
+BEARER = {
+    "type": "http",
+    "description": "The access token from POST /auth/token",
+    "scheme": "bearer",
+}
+CALLER_KEY = "fastapi_example.caller"  # set in the ASGI scope by CallerRoute
 
-    The security scheme does the lookup itself: each dependency level costs FastAPI more per
-    request than the check it would hold, and the hot reads have only this one.
+
+async def authenticate(request: Request) -> Caller:
+    """The caller of the bearer token: one autocommit read, no connection kept; else 401."""
+    scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
+    if scheme.lower() != "bearer" or not token:
+        raise unauthorized("Not authenticated")
+    digest = token_digest(token)
+    rows = await database(request).rows(_SESSION_BY_ACCESS_TOKEN, {"digest": digest})
+    row = rows[0] if rows else None
+    if row is None or row["access_expires_at"] <= utcnow() or not row["activated"]:
+        raise unauthorized("Invalid or expired token")
+    request.scope[USER_ID_KEY] = row["id"]
+    return to_public(Caller, row)
+
+
+class CallerRoute(VersionedRoute):
+    """A route only a caller with a valid access token reaches: after the X-Version check,
+    before FastAPI reads the request (a 401 comes before any 422). The route gets the caller
+    with `current_user(request)`.
+
+    FastAPI's idiom is a router dependency; solving it cost a hot read about 100k
+    instructions, more than the token's lookup (benchmarks/README.md, eleventh round). The
+    route documents the bearer scheme as such a dependency would (main.py adds the scheme).
     """
 
-    def __init__(self, *, admin: bool = False) -> None:
-        super().__init__(
-            auto_error=False,
-            scheme_name="HTTPBearer",
-            description="The access token from POST /auth/token",
-        )
-        self.admin = admin
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.openapi_extra = {**self.openapi_extra, "security": [{BEARER_SCHEME: []}]}
 
-    async def __call__(self, request: Request) -> Caller:
-        # HTTPBearer's own parsing, without the credentials model it builds (and validates).
-        scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
-        if scheme.lower() != "bearer" or not token:
-            raise unauthorized("Not authenticated")
-        digest = token_digest(token)
-        rows = await database(request).rows(_SESSION_BY_ACCESS_TOKEN, {"digest": digest})
-        row = rows[0] if rows else None
-        if row is None or row["access_expires_at"] <= utcnow() or not row["activated"]:
-            raise unauthorized("Invalid or expired token")
-        request.scope[USER_ID_KEY] = row["id"]
-        caller = to_public(Caller, row)
-        if self.admin and not caller.is_admin:
-            raise HTTPException(status_code=403, detail="Admin rights required")
-        return caller
+    def handler_past_version(self):
+        handler = super().handler_past_version()
+
+        async def authenticated(request: Request) -> Response:
+            request.scope[CALLER_KEY] = await authenticate(request)
+            return await handler(request)
+
+        return authenticated
 
 
-CurrentUser = Annotated[Caller, Depends(BearerAuth())]
-AdminUser = Annotated[Caller, Depends(BearerAuth(admin=True))]
+def current_user(request: Request) -> Caller:
+    """The caller of a CallerRoute's request."""
+    return request.scope[CALLER_KEY]
+
+
+async def admin_caller(request: Request) -> Caller:
+    """A dependency, so a caller who is not an admin gets 403 before the body is read."""
+    user = current_user(request)
+    if not user.is_admin:
+        raise HTTPException(status_code=403, detail="Admin rights required")
+    return user
+
+
+AdminUser = Annotated[Caller, Depends(admin_caller)]

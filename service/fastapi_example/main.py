@@ -7,6 +7,7 @@ from fastapi.staticfiles import StaticFiles
 
 from fastapi_example import __version__
 from fastapi_example.db import Database
+from fastapi_example.deps import BEARER, BEARER_SCHEME
 from fastapi_example.errors import ERROR_RESPONSE, add_error_handlers
 from fastapi_example.logs import configure_logging
 from fastapi_example.metrics import Metrics
@@ -62,10 +63,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # a path outside its prefix, the others cost a scan of their routes: the busiest first.
     app.include_router(items.router, responses=_errors(401, 403, 404, 409, 426, 503))
     app.include_router(auth.router, responses=_errors(401, 403, 426, 429, 503))
+    app.include_router(auth.public, responses=_errors(401, 403, 426, 429, 503))
     app.include_router(catalog.roles, responses=_errors(404, 426, 503))
     app.include_router(users.router, responses=_errors(401, 403, 404, 409, 426, 503))
     app.include_router(catalog.versions, responses=_errors(503))
     app.include_router(health.router)
     app.include_router(docs.router)
     app.mount("/", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
+    app.openapi = lambda: _with_bearer_scheme(app)
     return app
+
+
+def _with_bearer_scheme(app: FastAPI) -> dict:
+    """FastAPI's document, with the bearer scheme the CallerRoutes' operations refer to (no
+    dependency declares it: deps.CallerRoute)."""
+    if app.openapi_schema is None:
+        schema = FastAPI.openapi(app)
+        schema.setdefault("components", {})["securitySchemes"] = {BEARER_SCHEME: BEARER}
+    return app.openapi_schema

@@ -117,3 +117,22 @@ def test_authorization(client, callers, route, caller):
     assert response.status_code == 204 or response.headers["content-type"] == "application/json"
     if response.status_code == 401:
         assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_the_token_is_checked_before_the_request_is_read(client, new_account):
+    """401 for a request without a valid token, whatever its path, query or body; 403 for a
+    caller who is not an admin before POST /users reads its body."""
+    bad_json = {"content": b"{not json", "headers": {"Content-Type": "application/json"}}
+    for method, path, options in (
+        ("GET", "/items/not-a-number", {}),
+        ("GET", "/items", {"params": {"limit": 0}}),
+        ("POST", "/items", bad_json),
+        ("PATCH", "/users/0", {"json": {"username": ""}}),
+        ("POST", "/auth/logout", bad_json),
+    ):
+        response = client.request(method, path, **options)
+        assert response.status_code == 401, (method, path)
+        assert response.headers["www-authenticate"] == "Bearer"
+    user = new_account()
+    refused = client.post("/users", json={"username": ""}, headers=user.headers)
+    assert refused.status_code == 403

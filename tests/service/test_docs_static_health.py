@@ -32,6 +32,19 @@ def test_schema_documents_the_bearer_scheme_and_the_version_header(client):
         headers = [p["name"] for p in operation["parameters"] if p["in"] == "header"]
         assert headers == ["x-version"]
     assert "security" not in schema["paths"]["/auth/token"]["post"]
+    secured = {
+        f"{method.upper()} {path}"
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        if "security" in operation
+    }
+    assert secured == {
+        *("GET /auth/me", "POST /auth/logout"),
+        *("GET /users", "POST /users", "GET /users/{user_id}"),
+        *("PATCH /users/{user_id}", "DELETE /users/{user_id}"),
+        *("GET /items", "POST /items", "GET /items/{item_id}"),
+        *("PATCH /items/{item_id}", "DELETE /items/{item_id}"),
+    }
 
 
 @pytest.mark.parametrize(

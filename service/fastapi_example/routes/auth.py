@@ -1,7 +1,7 @@
 from fastapi import Request, status
 
 from fastapi_example.db import SessionDep, database, retry_on_deadlock
-from fastapi_example.deps import CurrentUser, SettingsDep, unauthorized
+from fastapi_example.deps import CallerRoute, SettingsDep, current_user, unauthorized
 from fastapi_example.login import authenticate
 from fastapi_example.logs import USER_ID_KEY
 from fastapi_example.models import LoginRequest, RefreshRequest, TokenPair, UserPublic
@@ -10,16 +10,27 @@ from fastapi_example.rows import public_json
 from fastapi_example.sessions import END_SESSION, open_session, rotate_session
 from fastapi_example.versions import VersionedRoute
 
-router = PrefixedRouter(prefix="/auth", tags=["auth"], route_class=VersionedRoute)
+# The routes of the caller's session (CallerRoute: X-Version, then the bearer token); those
+# that open or renew one. Routes are matched in the order declared: the busiest first.
+router = PrefixedRouter(prefix="/auth", tags=["auth"], route_class=CallerRoute)
+public = PrefixedRouter(prefix="/auth", tags=["auth"], route_class=VersionedRoute)
 
 
-# Routes are matched in the order declared: the busiest first.
 @router.get("/me", response_model=UserPublic)
-async def me(user: CurrentUser):
-    return public_json(UserPublic, vars(user))  # the caller's fields as read with the token
+async def me(request: Request):
+    # The caller's fields as read with the token.
+    return public_json(UserPublic, vars(current_user(request)))
 
 
-@router.post("/token", response_model=TokenPair)
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def logout(request: Request) -> None:
+    """End the current session only."""
+    async with database(request).transaction() as db:
+        await db.execute(END_SESSION, {"session_id": current_user(request).session_id})
+        await db.commit()
+
+
+@public.post("/token", response_model=TokenPair)
 async def login(body: LoginRequest, request: Request, db: SessionDep, settings: SettingsDep):
     """Open a session (one per device) and get its access and refresh tokens."""
     user = await authenticate(
@@ -34,7 +45,7 @@ async def login(body: LoginRequest, request: Request, db: SessionDep, settings: 
     return await retry_on_deadlock(db, open_session, user, settings)
 
 
-@router.post("/refresh", response_model=TokenPair)
+@public.post("/refresh", response_model=TokenPair)
 async def refresh(body: RefreshRequest, request: Request):
     """Exchange a refresh token for new tokens; reusing an exchanged one ends the session."""
     settings = request.app.state.settings
@@ -43,11 +54,3 @@ async def refresh(body: RefreshRequest, request: Request):
     if pair is None:
         raise unauthorized("Invalid or expired refresh token")
     return pair
-
-
-@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
-async def logout(caller: CurrentUser, request: Request) -> None:
-    """End the current session only."""
-    async with database(request).transaction() as db:
-        await db.execute(END_SESSION, {"session_id": caller.session_id})
-        await db.commit()

@@ -5,7 +5,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 
 from fastapi_example.counts import add_rows, kept_total
 from fastapi_example.db import Transaction, database
-from fastapi_example.deps import CurrentUser
+from fastapi_example.deps import CallerRoute, current_user
 from fastapi_example.driver import Prepared
 from fastapi_example.errors import unique_or_409
 from fastapi_example.models import (
@@ -21,9 +21,9 @@ from fastapi_example.models import (
 from fastapi_example.paging import Filter, Limit, Page, Paging, contains
 from fastapi_example.routes import PrefixedRouter
 from fastapi_example.rows import public_columns, public_json, read_by_id
-from fastapi_example.versions import VersionedRoute
 
-router = PrefixedRouter(prefix="/items", tags=["items"], route_class=VersionedRoute)
+# Every route needs a caller (CallerRoute: X-Version, then the bearer token).
+router = PrefixedRouter(prefix="/items", tags=["items"], route_class=CallerRoute)
 ItemId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 # The writes' statements, built once: Core in a Database.transaction, not the ORM (db.py).
@@ -59,7 +59,6 @@ ITEM_FILTERS = {"name": contains(Item.name), "description": contains(Item.descri
 # Request, not a dependency for the database: see db.database.
 @router.get("", response_model=ItemsPage)
 async def list_items(
-    _user: CurrentUser,
     request: Request,
     page: Page = 1,
     limit: Limit = 20,
@@ -79,13 +78,13 @@ ITEM_NOT_FOUND = "Item not found"
 
 
 @router.get("/{item_id}", response_model=ItemPublic)
-async def read_item(item_id: ItemId, _user: CurrentUser, request: Request):
+async def read_item(item_id: ItemId, request: Request):
     return await read_by_id(database(request), ItemPublic, Item, item_id, ITEM_NOT_FOUND)
 
 
 @router.post("", response_model=ItemPublic, status_code=status.HTTP_201_CREATED)
-async def create_item(body: ItemCreate, user: CurrentUser, request: Request):
-    now = utcnow()
+async def create_item(body: ItemCreate, request: Request):
+    now, user = utcnow(), current_user(request)
     item = {**body.model_dump(), "user_id": user.id, "created_at": now, "updated_at": now}
     async with database(request).transaction() as db:
         # The name's index decides before the count's row is locked.
@@ -107,9 +106,9 @@ async def _owned_item(db: Transaction, user: UserPublic, item_id: int) -> dict:
 
 
 @router.patch("/{item_id}", response_model=ItemPublic)
-async def update_item(item_id: ItemId, body: ItemUpdate, user: CurrentUser, request: Request):
+async def update_item(item_id: ItemId, body: ItemUpdate, request: Request):
     async with database(request).transaction() as db:
-        item = await _owned_item(db, user, item_id)
+        item = await _owned_item(db, current_user(request), item_id)
         item.update(body.model_dump(exclude_unset=True), updated_at=utcnow())
         changes = {f"new_{field}": item[field] for field in ("name", "description", "updated_at")}
         await unique_or_409(db, db.execute(_UPDATE, {"item_id": item_id, **changes}), NAME_TAKEN)
@@ -118,9 +117,9 @@ async def update_item(item_id: ItemId, body: ItemUpdate, user: CurrentUser, requ
 
 
 @router.delete("/{item_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_item(item_id: ItemId, user: CurrentUser, request: Request) -> None:
+async def delete_item(item_id: ItemId, request: Request) -> None:
     async with database(request).transaction() as db:
-        await _owned_item(db, user, item_id)
+        await _owned_item(db, current_user(request), item_id)
         await db.execute(_DELETE, {"item_id": item_id})
         await add_rows(db, "items", -1)
         await db.commit()

@@ -6,7 +6,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.concurrency import run_in_threadpool
 
 from fastapi_example.db import SessionDep, database
-from fastapi_example.deps import AdminUser, CurrentUser, SettingsDep
+from fastapi_example.deps import AdminUser, CallerRoute, SettingsDep, current_user
 from fastapi_example.errors import unique_or_409
 from fastapi_example.login import set_password
 from fastapi_example.models import (
@@ -25,9 +25,9 @@ from fastapi_example.routes import PrefixedRouter
 from fastapi_example.rows import read_by_id
 from fastapi_example.security import generate_password
 from fastapi_example.sessions import revoke_sessions
-from fastapi_example.versions import VersionedRoute
 
-router = PrefixedRouter(prefix="/users", tags=["users"], route_class=VersionedRoute)
+# Every route needs a caller (CallerRoute: X-Version, then the bearer token).
+router = PrefixedRouter(prefix="/users", tags=["users"], route_class=CallerRoute)
 UserId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
@@ -66,7 +66,6 @@ USER_FILTERS = {"username": contains(User.username), "activated": equals(User.ac
 
 @router.get("", response_model=UsersPage)
 async def list_users(
-    _user: CurrentUser,
     request: Request,
     page: Page = 1,
     limit: Limit = 20,
@@ -90,7 +89,7 @@ async def _get_user(db: AsyncSession, user_id: int) -> User:
 
 
 @router.get("/{user_id}", response_model=UserPublic)
-async def read_user(user_id: UserId, _user: CurrentUser, request: Request):
+async def read_user(user_id: UserId, request: Request):
     return await read_by_id(database(request), UserPublic, User, user_id, USER_NOT_FOUND)
 
 
@@ -108,8 +107,9 @@ async def _editable_user(db: AsyncSession, caller: UserPublic, user_id: int) -> 
 
 @router.patch("/{user_id}", response_model=UserPublic)
 async def update_user(
-    user_id: UserId, body: UserUpdate, caller: CurrentUser, db: SessionDep, settings: SettingsDep
+    user_id: UserId, body: UserUpdate, request: Request, db: SessionDep, settings: SettingsDep
 ):
+    caller = current_user(request)
     user = await _editable_user(db, caller, user_id)
     changes = body.model_dump(exclude_unset=True)
     yourself = user.id == caller.id
@@ -134,9 +134,9 @@ async def update_user(
 
 
 @router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def disable_user(user_id: UserId, caller: CurrentUser, db: SessionDep) -> None:
+async def disable_user(user_id: UserId, request: Request, db: SessionDep) -> None:
     """Disable the account (it is kept) and end all its sessions."""
-    user = await _editable_user(db, caller, user_id)
+    user = await _editable_user(db, current_user(request), user_id)
     user.activated = False
     user.updated_at = utcnow()
     await revoke_sessions(db, user.id)
