@@ -18,7 +18,7 @@ from fastapi_example.models import (
     UserPublic,
     utcnow,
 )
-from fastapi_example.paging import Filter, Limit, Page, Paging, contains
+from fastapi_example.paging import Filter, ListQuery, Paging, contains
 from fastapi_example.routes import PrefixedRouter
 from fastapi_example.rows import public_columns, public_json, read_by_id
 
@@ -55,21 +55,21 @@ NAME_TAKEN = "An item with that name already exists"
 ITEM_FILTERS = {"name": contains(Item.name), "description": contains(Item.description)}
 
 
+class ItemQuery(ListQuery):
+    name: Filter = None
+    description: Filter = None
+
+
 # Routes are matched in the order declared: the reads, the busiest, first. They take their
-# Request, not a dependency for the database: see db.database.
-@router.get("", response_model=ItemsPage)
-async def list_items(
-    request: Request,
-    page: Page = 1,
-    limit: Limit = 20,
-    name: Filter = None,
-    description: Filter = None,
-):
+# Request, not a dependency for the database (db.database) nor query parameters (ListQuery).
+@router.get("", response_model=ItemsPage, openapi_extra=ItemQuery.documented())
+async def list_items(request: Request):
     """Every item, filtered by name and description substrings (case-insensitive)."""
-    given = {"name": name, "description": description}
+    query = ItemQuery.of(request)
+    given = query.filters()
     # Unfiltered, the total is the count kept on write: COUNT(*) reads every row in InnoDB.
-    total = None if name is not None or description is not None else kept_total("items")
-    return await Paging(page, limit).answer(
+    total = None if any(v is not None for v in given.values()) else kept_total("items")
+    return await Paging(query.page, query.limit).answer(
         database(request), ItemPublic, Item, ITEM_FILTERS, given, "items", total
     )
 

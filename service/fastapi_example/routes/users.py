@@ -20,7 +20,7 @@ from fastapi_example.models import (
     UserUpdate,
     utcnow,
 )
-from fastapi_example.paging import Filter, Limit, Page, Paging, contains, equals
+from fastapi_example.paging import Filter, ListQuery, Paging, contains, equals
 from fastapi_example.routes import PrefixedRouter
 from fastapi_example.rows import read_by_id
 from fastapi_example.security import generate_password
@@ -64,17 +64,16 @@ async def create_user(body: UserCreate, _admin: AdminUser, db: SessionDep, setti
 USER_FILTERS = {"username": contains(User.username), "activated": equals(User.activated)}
 
 
-@router.get("", response_model=UsersPage)
-async def list_users(
-    request: Request,
-    page: Page = 1,
-    limit: Limit = 20,
-    username: Filter = None,
-    activated: bool | None = None,
-):
-    given = {"username": username, "activated": activated}
-    return await Paging(page, limit).answer(
-        database(request), UserPublic, User, USER_FILTERS, given, "users"
+class UserQuery(ListQuery):
+    username: Filter = None
+    activated: bool | None = None
+
+
+@router.get("", response_model=UsersPage, openapi_extra=UserQuery.documented())
+async def list_users(request: Request):
+    query = UserQuery.of(request)
+    return await Paging(query.page, query.limit).answer(
+        database(request), UserPublic, User, USER_FILTERS, query.filters(), "users"
     )
 
 
