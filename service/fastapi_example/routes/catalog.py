@@ -3,11 +3,10 @@
 The routes take their Request rather than a dependency for the catalog (db.database).
 """
 
-from typing import Annotated
+from fastapi import HTTPException, Request, Response
 
-from fastapi import HTTPException, Path, Request, Response
-
-from fastapi_example.models import MAX_ID, RolePublic, VersionPublic
+from fastapi_example.models import Id, RolePublic, VersionPublic
+from fastapi_example.params import InPath
 from fastapi_example.routes import PrefixedRouter
 from fastapi_example.versions import VersionedRoute, get_catalog
 
@@ -25,8 +24,13 @@ async def list_roles(request: Request):
     return _json((await get_catalog(request)).roles_json)
 
 
-@roles.get("/{role_id}", response_model=RolePublic)
-async def read_role(role_id: Annotated[int, Path(ge=1, le=MAX_ID)], request: Request):
+class RolePath(InPath):
+    role_id: Id
+
+
+@roles.get("/{role_id}", response_model=RolePublic, openapi_extra=RolePath.documented())
+async def read_role(request: Request):
+    role_id = RolePath.of(request).role_id
     for role in (await get_catalog(request)).roles:
         if role.id == role_id:
             return role

@@ -1,6 +1,4 @@
-from typing import Annotated
-
-from fastapi import HTTPException, Path, Request, status
+from fastapi import HTTPException, Request, status
 from sqlalchemy import bindparam, delete, insert, select, update
 
 from fastapi_example.counts import add_rows, kept_total
@@ -9,7 +7,7 @@ from fastapi_example.deps import CallerRoute, current_user
 from fastapi_example.driver import Prepared
 from fastapi_example.errors import unique_or_409
 from fastapi_example.models import (
-    MAX_ID,
+    Id,
     Item,
     ItemCreate,
     ItemPublic,
@@ -19,12 +17,17 @@ from fastapi_example.models import (
     utcnow,
 )
 from fastapi_example.paging import Filter, ListQuery, Paging, contains
+from fastapi_example.params import InPath
 from fastapi_example.routes import PrefixedRouter
 from fastapi_example.rows import public_columns, public_json, read_by_id
 
 # Every route needs a caller (CallerRoute: X-Version, then the bearer token).
 router = PrefixedRouter(prefix="/items", tags=["items"], route_class=CallerRoute)
-ItemId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+class ItemPath(InPath):
+    item_id: Id
+
 
 # The writes' statements, built once: Core in a Database.transaction, not the ORM (db.py).
 _ITEM_BY_ID = Item.id == bindparam("item_id")
@@ -77,8 +80,9 @@ async def list_items(request: Request):
 ITEM_NOT_FOUND = "Item not found"
 
 
-@router.get("/{item_id}", response_model=ItemPublic)
-async def read_item(item_id: ItemId, request: Request):
+@router.get("/{item_id}", response_model=ItemPublic, openapi_extra=ItemPath.documented())
+async def read_item(request: Request):
+    item_id = ItemPath.of(request).item_id
     return await read_by_id(database(request), ItemPublic, Item, item_id, ITEM_NOT_FOUND)
 
 
@@ -105,8 +109,9 @@ async def _owned_item(db: Transaction, user: UserPublic, item_id: int) -> dict:
     return item
 
 
-@router.patch("/{item_id}", response_model=ItemPublic)
-async def update_item(item_id: ItemId, body: ItemUpdate, request: Request):
+@router.patch("/{item_id}", response_model=ItemPublic, openapi_extra=ItemPath.documented())
+async def update_item(body: ItemUpdate, request: Request):
+    item_id = ItemPath.of(request).item_id
     async with database(request).transaction() as db:
         item = await _owned_item(db, current_user(request), item_id)
         item.update(body.model_dump(exclude_unset=True), updated_at=utcnow())
@@ -116,8 +121,11 @@ async def update_item(item_id: ItemId, body: ItemUpdate, request: Request):
     return public_json(ItemPublic, item)
 
 
-@router.delete("/{item_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_item(item_id: ItemId, request: Request) -> None:
+@router.delete(
+    "/{item_id}", status_code=status.HTTP_204_NO_CONTENT, openapi_extra=ItemPath.documented()
+)
+async def delete_item(request: Request) -> None:
+    item_id = ItemPath.of(request).item_id
     async with database(request).transaction() as db:
         await _owned_item(db, current_user(request), item_id)
         await db.execute(_DELETE, {"item_id": item_id})

@@ -1,6 +1,4 @@
-from typing import Annotated
-
-from fastapi import HTTPException, Path, Request, status
+from fastapi import HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.concurrency import run_in_threadpool
@@ -10,7 +8,7 @@ from fastapi_example.deps import AdminUser, CallerRoute, SettingsDep, current_us
 from fastapi_example.errors import unique_or_409
 from fastapi_example.login import set_password
 from fastapi_example.models import (
-    MAX_ID,
+    Id,
     Role,
     User,
     UserCreate,
@@ -21,6 +19,7 @@ from fastapi_example.models import (
     utcnow,
 )
 from fastapi_example.paging import Filter, ListQuery, Paging, contains, equals
+from fastapi_example.params import InPath
 from fastapi_example.routes import PrefixedRouter
 from fastapi_example.rows import read_by_id
 from fastapi_example.security import generate_password
@@ -28,7 +27,10 @@ from fastapi_example.sessions import revoke_sessions
 
 # Every route needs a caller (CallerRoute: X-Version, then the bearer token).
 router = PrefixedRouter(prefix="/users", tags=["users"], route_class=CallerRoute)
-UserId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+class UserPath(InPath):
+    user_id: Id
 
 
 async def _check_role(db: AsyncSession, role_id: int) -> None:
@@ -87,8 +89,9 @@ async def _get_user(db: AsyncSession, user_id: int) -> User:
     return user
 
 
-@router.get("/{user_id}", response_model=UserPublic)
-async def read_user(user_id: UserId, request: Request):
+@router.get("/{user_id}", response_model=UserPublic, openapi_extra=UserPath.documented())
+async def read_user(request: Request):
+    user_id = UserPath.of(request).user_id
     return await read_by_id(database(request), UserPublic, User, user_id, USER_NOT_FOUND)
 
 
@@ -104,12 +107,10 @@ async def _editable_user(db: AsyncSession, caller: UserPublic, user_id: int) -> 
     return target
 
 
-@router.patch("/{user_id}", response_model=UserPublic)
-async def update_user(
-    user_id: UserId, body: UserUpdate, request: Request, db: SessionDep, settings: SettingsDep
-):
+@router.patch("/{user_id}", response_model=UserPublic, openapi_extra=UserPath.documented())
+async def update_user(body: UserUpdate, request: Request, db: SessionDep, settings: SettingsDep):
     caller = current_user(request)
-    user = await _editable_user(db, caller, user_id)
+    user = await _editable_user(db, caller, UserPath.of(request).user_id)
     changes = body.model_dump(exclude_unset=True)
     yourself = user.id == caller.id
     if yourself and changes.get("role_id", user.role_id) != user.role_id:
@@ -132,10 +133,12 @@ async def update_user(
     return user
 
 
-@router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def disable_user(user_id: UserId, request: Request, db: SessionDep) -> None:
+@router.delete(
+    "/{user_id}", status_code=status.HTTP_204_NO_CONTENT, openapi_extra=UserPath.documented()
+)
+async def disable_user(request: Request, db: SessionDep) -> None:
     """Disable the account (it is kept) and end all its sessions."""
-    user = await _editable_user(db, current_user(request), user_id)
+    user = await _editable_user(db, current_user(request), UserPath.of(request).user_id)
     user.activated = False
     user.updated_at = utcnow()
     await revoke_sessions(db, user.id)

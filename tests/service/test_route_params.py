@@ -1,23 +1,25 @@
-"""The list routes' query (paging.ListQuery) against the same parameters declared in FastAPI.
+"""Route parameters read as one model (params.py) against the same ones declared in FastAPI.
 
-The list routes read their query as one pydantic model instead of declaring each parameter
-(FastAPI's per-parameter cost). Each case is sent to both and must get the same status and
-body: the values read, or the 422's errors. The OpenAPI parameters must be FastAPI's too.
+The list routes read their query, the id routes their path, as one pydantic model instead of
+declaring each parameter (FastAPI's per-parameter cost). Each case is sent to both and must
+get the same status and body: the values read, or the 422's errors. The OpenAPI parameters
+must be FastAPI's too.
 """
 
 from typing import Annotated
 
 import pytest
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, Path, Query, Request
 from fastapi.testclient import TestClient
 
 from fastapi_example.errors import add_error_handlers
-from fastapi_example.models import Text
-from fastapi_example.paging import MAX_PAGE, ListQuery
-from fastapi_example.routes.items import ItemQuery
+from fastapi_example.models import MAX_ID, Text
+from fastapi_example.paging import MAX_PAGE
+from fastapi_example.params import RouteParams
+from fastapi_example.routes.items import ItemPath, ItemQuery
 from fastapi_example.routes.users import UserQuery
 
-# The parameters as the list routes declared them before.
+# The parameters as the routes declared them before.
 Page = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 Limit = Annotated[int, Query(ge=1, le=100)]
 Filter = Annotated[Text | None, Query(min_length=1, max_length=100)]
@@ -39,6 +41,10 @@ def declared_app() -> FastAPI:
     ):
         return {"page": page, "limit": limit, "username": username, "activated": activated}
 
+    @app.get("/items/{item_id}")
+    async def item(item_id: Annotated[int, Path(ge=1, le=MAX_ID)]):
+        return {"item_id": item_id}
+
     return app
 
 
@@ -46,14 +52,18 @@ def model_app() -> FastAPI:
     app = FastAPI()
     add_error_handlers(app)
 
-    def route(query: type[ListQuery]):
+    def route(params: type[RouteParams]):
         async def read(request: Request):
-            return query.of(request).model_dump()
+            return params.of(request).model_dump()
 
         return read
 
-    app.add_api_route("/items", route(ItemQuery), openapi_extra=ItemQuery.documented())
-    app.add_api_route("/users", route(UserQuery), openapi_extra=UserQuery.documented())
+    for path, params in (
+        ("/items", ItemQuery),
+        ("/users", UserQuery),
+        ("/items/{item_id}", ItemPath),
+    ):
+        app.add_api_route(path, route(params), openapi_extra=params.documented())
     return app
 
 
@@ -77,6 +87,7 @@ CASES = [
     "limit=",
 ]
 USER_CASES = ["activated=true", "activated=0", "activated=maybe", "username=&activated=yes"]
+ITEM_IDS = ["1", str(MAX_ID), str(MAX_ID + 1), "0", "-3", "abc", "1.5", "%20", "1e3", "07"]
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +97,10 @@ def clients():
 
 
 @pytest.mark.parametrize(
-    "path", [f"/items?{q}" for q in CASES] + [f"/users?{q}" for q in CASES + USER_CASES]
+    "path",
+    [f"/items?{q}" for q in CASES]
+    + [f"/users?{q}" for q in CASES + USER_CASES]
+    + [f"/items/{item_id}" for item_id in ITEM_IDS],
 )
 def test_the_same_answer_as_declared_parameters(clients, path):
     declared, model = (client.get(path) for client in clients)
@@ -95,7 +109,7 @@ def test_the_same_answer_as_declared_parameters(clients, path):
 
 def test_the_same_openapi_parameters_and_422(clients):
     declared, model = (client.app.openapi()["paths"] for client in clients)
-    for path in ("/items", "/users"):
+    for path in ("/items", "/users", "/items/{item_id}"):
         ours, theirs = model[path]["get"], declared[path]["get"]
         assert ours["parameters"] == theirs["parameters"]
         assert ours["responses"]["422"] == theirs["responses"]["422"]
