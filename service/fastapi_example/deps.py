@@ -1,5 +1,7 @@
 """Request dependencies and the caller: settings, the bearer token's user, admin rights."""
 
+from dataclasses import dataclass, fields
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Response
@@ -9,8 +11,8 @@ from sqlalchemy import bindparam, select
 from fastapi_example.db import database
 from fastapi_example.driver import Prepared
 from fastapi_example.logs import USER_ID_KEY
-from fastapi_example.models import Token, User, UserPublic, utcnow
-from fastapi_example.rows import public_columns, to_public
+from fastapi_example.models import ADMIN_ROLE_ID, Token, User, UserPublic, utcnow
+from fastapi_example.rows import public_columns
 from fastapi_example.security import token_digest
 from fastapi_example.settings import Settings
 from fastapi_example.versions import VersionedRoute
@@ -29,13 +31,27 @@ def unauthorized(detail: str) -> HTTPException:
     return HTTPException(status_code=401, detail=detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-class Caller(UserPublic):
-    """The caller's user row as read with the token, and the session the token belongs to.
+@dataclass
+class Caller:
+    """The caller's user row as read with the token (UserPublic's fields), and the session
+    the token belongs to. A dataclass: building a pydantic model for it (model_construct)
+    took 4.5 µs of every authenticated request, this 0.7 µs. GET /auth/me answers
+    UserPublic's fields of it (a test keeps the two field lists the same)."""
 
-    Returned as a UserPublic (GET /auth/me), it shows UserPublic's fields only.
-    """
-
+    username: str
+    id: int
+    role_id: int
+    activated: bool
+    created_at: datetime
+    updated_at: datetime
     session_id: int
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role_id == ADMIN_ROLE_ID
+
+
+_CALLER_FIELDS = tuple(field.name for field in fields(Caller))
 
 
 # Built once (building it per request cost more than running it). Core, not the ORM: reading
@@ -68,7 +84,7 @@ async def authenticate(request: Request) -> Caller:
     if row is None or row["access_expires_at"] <= utcnow() or not row["activated"]:
         raise unauthorized("Invalid or expired token")
     request.scope[USER_ID_KEY] = row["id"]
-    return to_public(Caller, row)
+    return Caller(*[row[name] for name in _CALLER_FIELDS])
 
 
 class CallerRoute(VersionedRoute):

@@ -1,5 +1,8 @@
 """Login, refresh rotation and reuse, logout, the session cap, throttling."""
 
+from dataclasses import fields
+
+from fastapi_example.deps import Caller
 from fastapi_example.models import UserPublic
 from tests.service.conftest import bearer, login, unique
 
@@ -29,6 +32,12 @@ def test_me_and_a_user_read_are_exactly_the_model_serialized(client, new_account
     assert me.content == read.content
     assert me.headers["content-type"] == "application/json"
     assert me.content == UserPublic.model_validate_json(me.content).model_dump_json().encode()
+
+
+def test_the_caller_holds_the_public_fields_and_its_session():
+    """deps.Caller is a dataclass (cheaper to build than a model): it must keep UserPublic's
+    fields, which GET /auth/me answers, and the session id."""
+    assert [field.name for field in fields(Caller)] == [*UserPublic.model_fields, "session_id"]
 
 
 def test_wrong_password_and_unknown_user_are_401(client, new_account):

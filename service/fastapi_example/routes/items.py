@@ -3,7 +3,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 
 from fastapi_example.counts import add_rows, kept_total
 from fastapi_example.db import Transaction, database
-from fastapi_example.deps import CallerRoute, current_user
+from fastapi_example.deps import Caller, CallerRoute, current_user
 from fastapi_example.driver import Prepared
 from fastapi_example.errors import unique_or_409
 from fastapi_example.models import (
@@ -13,7 +13,6 @@ from fastapi_example.models import (
     ItemPublic,
     ItemsPage,
     ItemUpdate,
-    UserPublic,
     utcnow,
 )
 from fastapi_example.paging import Filter, ListQuery, Paging, contains
@@ -98,7 +97,7 @@ async def create_item(body: ItemCreate, request: Request):
     return public_json(ItemPublic, item, status.HTTP_201_CREATED)
 
 
-async def _owned_item(db: Transaction, user: UserPublic, item_id: int) -> dict:
+async def _owned_item(db: Transaction, user: Caller, item_id: int) -> dict:
     """The item to change, locked in the write transaction; 403 unless owner or admin."""
     rows = await db.rows(_LOCK, {"item_id": item_id})
     if not rows:

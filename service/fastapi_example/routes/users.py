@@ -4,7 +4,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.concurrency import run_in_threadpool
 
 from fastapi_example.db import SessionDep, database
-from fastapi_example.deps import AdminUser, CallerRoute, SettingsDep, current_user
+from fastapi_example.deps import AdminUser, Caller, CallerRoute, SettingsDep, current_user
 from fastapi_example.errors import unique_or_409
 from fastapi_example.login import set_password
 from fastapi_example.models import (
@@ -95,7 +95,7 @@ async def read_user(request: Request):
     return await read_by_id(database(request), UserPublic, User, user_id, USER_NOT_FOUND)
 
 
-async def _editable_user(db: AsyncSession, caller: UserPublic, user_id: int) -> User:
+async def _editable_user(db: AsyncSession, caller: Caller, user_id: int) -> User:
     """The target of a PATCH/DELETE: yourself, or (for an admin) any non-admin user."""
     if user_id == caller.id:
         return await _get_user(db, user_id)
