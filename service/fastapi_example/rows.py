@@ -32,7 +32,9 @@ def to_public(public: type[M], values: Mapping[str, Any]) -> M:
     return public.model_construct(**{name: values[name] for name in public.model_fields})
 
 
-def public_json(public: type[SQLModel], values: Mapping[str, Any], status_code: int = 200):
+def public_json(
+    public: type[SQLModel], values: Mapping[str, Any], status_code: int = 200
+) -> Response:
     """The JSON `public` would serialize to, written from the row's values (typed by their
     columns, so by the same serializer): FastAPI validating a model the route had just
     built, then serializing it, was about 90k instructions of GET /items/{id}'s 1,320k. The

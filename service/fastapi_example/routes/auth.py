@@ -10,8 +10,8 @@ from fastapi_example.rows import public_json
 from fastapi_example.sessions import END_SESSION, open_session, rotate_session
 from fastapi_example.versions import VersionedRoute
 
-# The routes of the caller's session (CallerRoute: X-Version, then the bearer token); those
-# that open or renew one. Routes are matched in the order declared: the busiest first.
+# `router`: the routes of the caller's session (CallerRoute: X-Version, then the bearer
+# token); `public`: those that open or renew one. Matched in the order declared, busiest first.
 router = PrefixedRouter(prefix="/auth", tags=["auth"], route_class=CallerRoute)
 public = PrefixedRouter(prefix="/auth", tags=["auth"], route_class=VersionedRoute)
 

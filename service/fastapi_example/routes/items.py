@@ -63,7 +63,7 @@ class ItemQuery(ListQuery):
 
 
 # Routes are matched in the order declared: the reads, the busiest, first. They take their
-# Request, not a dependency for the database (db.database) nor query parameters (ListQuery).
+# Request, not a dependency for the database (db.database) nor declared parameters (params.py).
 @router.get("", response_model=ItemsPage, openapi_extra=ItemQuery.documented())
 async def list_items(request: Request):
     """Every item, filtered by name and description substrings (case-insensitive)."""
