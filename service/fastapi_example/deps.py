@@ -101,14 +101,12 @@ class CallerRoute(VersionedRoute):
         super().__init__(*args, **kwargs)
         self.openapi_extra = {**self.openapi_extra, "security": [{BEARER_SCHEME: []}]}
 
-    def handler_past_version(self):
-        handler = super().handler_past_version()
-
+    def around(self, handler):
         async def authenticated(request: Request) -> Response:
             request.scope[CALLER_KEY] = await authenticate(request)
             return await handler(request)
 
-        return authenticated
+        return super().around(authenticated)  # the X-Version check first
 
 
 def current_user(request: Request) -> Caller:

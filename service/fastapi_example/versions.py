@@ -11,10 +11,10 @@ import time
 from typing import TYPE_CHECKING
 
 from fastapi import HTTPException, Request, Response
-from fastapi.routing import APIRoute
 from pydantic import TypeAdapter
 from sqlalchemy import select
 
+from fastapi_example.direct import DirectRoute
 from fastapi_example.driver import Prepared
 from fastapi_example.models import MAX_VERSION_LENGTH, Role, RolePublic, Version, VersionPublic
 from fastapi_example.rows import public_columns, to_public
@@ -94,7 +94,7 @@ X_VERSION_PARAMETER = {
 }
 
 
-class VersionedRoute(APIRoute):
+class VersionedRoute(DirectRoute):
     """A route whose requests pass the X-Version check before anything else (426).
 
     The check was a router dependency: FastAPI solving it and validating its header took a
@@ -107,9 +107,7 @@ class VersionedRoute(APIRoute):
         extra["parameters"] = [*extra.get("parameters", []), X_VERSION_PARAMETER]
         self.openapi_extra = extra
 
-    def get_route_handler(self):
-        handler = self.handler_past_version()
-
+    def around(self, handler):
         async def versioned(request: Request) -> Response:
             x_version = request.headers.get("x-version")
             if x_version:  # absent or empty: allowed
@@ -117,10 +115,6 @@ class VersionedRoute(APIRoute):
             return await handler(request)
 
         return versioned
-
-    def handler_past_version(self):
-        """What answers a request whose version passed: FastAPI's handler, here."""
-        return super().get_route_handler()
 
 
 async def check_version(request: Request, x_version: str) -> None:

@@ -1,4 +1,4 @@
-from fastapi import Request, status
+from fastapi import Request, Response, status
 
 from fastapi_example.db import SessionDep, database, retry_on_deadlock
 from fastapi_example.deps import CallerRoute, SettingsDep, current_user, unauthorized
@@ -17,7 +17,7 @@ public = PrefixedRouter(prefix="/auth", tags=["auth"], route_class=VersionedRout
 
 
 @router.get("/me", response_model=UserPublic)
-async def me(request: Request):
+async def me(request: Request) -> Response:
     # The caller's fields as read with the token.
     return public_json(UserPublic, vars(current_user(request)))
 

@@ -5,13 +5,14 @@ The routes take their Request rather than a dependency for the catalog (db.datab
 
 from fastapi import HTTPException, Request, Response
 
+from fastapi_example.direct import DirectRoute
 from fastapi_example.models import Id, RolePublic, VersionPublic
 from fastapi_example.params import InPath
 from fastapi_example.routes import PrefixedRouter
 from fastapi_example.versions import VersionedRoute, get_catalog
 
 roles = PrefixedRouter(prefix="/roles", tags=["roles"], route_class=VersionedRoute)
-versions = PrefixedRouter(prefix="/versions", tags=["versions"])
+versions = PrefixedRouter(prefix="/versions", tags=["versions"], route_class=DirectRoute)
 
 
 def _json(body: bytes) -> Response:
@@ -20,7 +21,7 @@ def _json(body: bytes) -> Response:
 
 
 @roles.get("", response_model=list[RolePublic])
-async def list_roles(request: Request):
+async def list_roles(request: Request) -> Response:
     return _json((await get_catalog(request)).roles_json)
 
 
@@ -38,6 +39,6 @@ async def read_role(request: Request):
 
 
 @versions.get("", response_model=list[VersionPublic])
-async def list_versions(request: Request):
+async def list_versions(request: Request) -> Response:
     """Every known client version and whether it is still supported (not version-checked)."""
     return _json((await get_catalog(request)).versions_json)

@@ -1,4 +1,4 @@
-from fastapi import HTTPException, Request, status
+from fastapi import HTTPException, Request, Response, status
 from sqlalchemy import bindparam, delete, insert, select, update
 
 from fastapi_example.counts import add_rows, kept_total
@@ -65,7 +65,7 @@ class ItemQuery(ListQuery):
 # Routes are matched in the order declared: the reads, the busiest, first. They take their
 # Request, not a dependency for the database (db.database) nor declared parameters (params.py).
 @router.get("", response_model=ItemsPage, openapi_extra=ItemQuery.documented())
-async def list_items(request: Request):
+async def list_items(request: Request) -> Response:
     """Every item, filtered by name and description substrings (case-insensitive)."""
     query = ItemQuery.of(request)
     given = query.filters()
@@ -80,7 +80,7 @@ ITEM_NOT_FOUND = "Item not found"
 
 
 @router.get("/{item_id}", response_model=ItemPublic, openapi_extra=ItemPath.documented())
-async def read_item(request: Request):
+async def read_item(request: Request) -> Response:
     item_id = ItemPath.of(request).item_id
     return await read_by_id(database(request), ItemPublic, Item, item_id, ITEM_NOT_FOUND)
 

@@ -1,4 +1,4 @@
-from fastapi import HTTPException, Request, status
+from fastapi import HTTPException, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.concurrency import run_in_threadpool
@@ -72,7 +72,7 @@ class UserQuery(ListQuery):
 
 
 @router.get("", response_model=UsersPage, openapi_extra=UserQuery.documented())
-async def list_users(request: Request):
+async def list_users(request: Request) -> Response:
     query = UserQuery.of(request)
     return await Paging(query.page, query.limit).answer(
         database(request), UserPublic, User, USER_FILTERS, query.filters(), "users"
@@ -90,7 +90,7 @@ async def _get_user(db: AsyncSession, user_id: int) -> User:
 
 
 @router.get("/{user_id}", response_model=UserPublic, openapi_extra=UserPath.documented())
-async def read_user(request: Request):
+async def read_user(request: Request) -> Response:
     user_id = UserPath.of(request).user_id
     return await read_by_id(database(request), UserPublic, User, user_id, USER_NOT_FOUND)
 
