@@ -65,6 +65,8 @@ class DirectRoute(APIRoute):
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.direct is None or scope["method"] not in self.methods:
             return await super().handle(scope, receive, send)  # FastAPI's, or its 405
+        # The route as this inclusion made it (FastAPI 0.165's own lookup, private like it):
+        # dependencies given to include_router are solved by FastAPI's handler only.
         included = _get_scope_effective_route_context(scope)
         if included is not None and included.dependant.dependencies:
             return await super().handle(scope, receive, send)
