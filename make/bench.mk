@@ -6,3 +6,7 @@ bench: venv ## load, start-up, memory, token-cleanup and table-size benchmarks (
 .PHONY: bench-instructions
 bench-instructions: venv ## CPU instructions per request in-process under valgrind: API, baseline, FastAPI floor (~10-17 min)
 	cd benchmarks && PATH="$(CURDIR)/$(BIN):$$PATH" $(CURDIR)/$(BIN)/python instructions.py
+
+.PHONY: bench-framework
+bench-framework: venv ## FastAPI's own cost per request on a constant route: Starlette, FastAPI, DirectRoute (~1 min)
+	cd benchmarks && $(CURDIR)/$(BIN)/python framework.py

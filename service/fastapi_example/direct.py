@@ -3,8 +3,8 @@
 An endpoint that takes only its `Request` and is annotated `-> Response` leaves FastAPI's
 per-request handler nothing to do: no dependency to solve, no parameter or body to read, no
 result to serialize. Yet that handler, with the exit stacks and the exception wrapper
-FastAPI puts around it, is about 40 of the 82 µs FastAPI 0.165 spends on a route answering
-a constant (benchmarks/README.md, twelfth round). A DirectRoute calls
+FastAPI puts around it, is about 45 of the 100 µs FastAPI 0.165 spends on a route answering
+a constant (benchmarks/framework.py; README.md there, twelfth round). A DirectRoute calls
 such an endpoint itself; everything else about the route (matching, 405, OpenAPI, the
 response model it documents) stays FastAPI's. An error it raises reaches the app's own
 exception handlers through Starlette's ExceptionMiddleware, as it would from the handler.
