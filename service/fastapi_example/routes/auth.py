@@ -46,11 +46,11 @@ async def login(body: LoginRequest, request: Request, db: SessionDep, settings: 
 
 
 @public.post("/refresh", response_model=TokenPair)
-async def refresh(body: RefreshRequest, request: Request):
+async def refresh(body: RefreshRequest, request: Request) -> Response:
     """Exchange a refresh token for new tokens; reusing an exchanged one ends the session."""
     settings = request.app.state.settings
     async with database(request).transaction() as db:
         pair = await retry_on_deadlock(db, rotate_session, body.refresh_token, settings)
     if pair is None:
         raise unauthorized("Invalid or expired refresh token")
-    return pair
+    return public_json(TokenPair, vars(pair))

@@ -63,7 +63,8 @@ class ItemQuery(ListQuery):
 
 
 # Routes are matched in the order declared: the reads, the busiest, first. They take their
-# Request, not a dependency for the database (db.database) nor declared parameters (params.py).
+# Request, not a dependency for the database (db.database) nor declared parameters (params.py),
+# and answer a Response: CallerRoute, a DirectRoute, calls them without FastAPI's handler.
 @router.get("", response_model=ItemsPage, openapi_extra=ItemQuery.documented())
 async def list_items(request: Request) -> Response:
     """Every item, filtered by name and description substrings (case-insensitive)."""
@@ -86,7 +87,7 @@ async def read_item(request: Request) -> Response:
 
 
 @router.post("", response_model=ItemPublic, status_code=status.HTTP_201_CREATED)
-async def create_item(body: ItemCreate, request: Request):
+async def create_item(body: ItemCreate, request: Request) -> Response:
     now, user = utcnow(), current_user(request)
     item = {**body.model_dump(), "user_id": user.id, "created_at": now, "updated_at": now}
     async with database(request).transaction() as db:
@@ -109,7 +110,7 @@ async def _owned_item(db: Transaction, user: Caller, item_id: int) -> dict:
 
 
 @router.patch("/{item_id}", response_model=ItemPublic, openapi_extra=ItemPath.documented())
-async def update_item(body: ItemUpdate, request: Request):
+async def update_item(body: ItemUpdate, request: Request) -> Response:
     item_id = ItemPath.of(request).item_id
     async with database(request).transaction() as db:
         item = await _owned_item(db, current_user(request), item_id)
