@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     versions_cache_seconds: float = 5.0
     # Short transactions: at 100 rows a batch the API's p99 doubled while the job ran.
     token_cleanup_batch_size: int = 25
-    token_cleanup_pause_ratio: NonNegativeFloat = 4.0
+    token_cleanup_pause_ratio: NonNegativeFloat = 6.0
     migrate_wait_seconds: int = 120
 
     @model_validator(mode="after")

@@ -41,7 +41,7 @@ class _Batches:
             time.sleep((time.monotonic() - started) * self.pause_ratio)
 
 
-def delete_expired_sessions(engine: Engine, batch_size: int, pause_ratio: float = 4.0) -> dict:
+def delete_expired_sessions(engine: Engine, batch_size: int, pause_ratio: float = 6.0) -> dict:
     started, now = time.monotonic(), utcnow()
     batches = _Batches(engine, batch_size, pause_ratio)
     # A session's rotated digests go with it (ON DELETE CASCADE).
