@@ -7,6 +7,7 @@ import uuid
 import pytest
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
 from fastapi.testclient import TestClient
+from pydantic import BaseModel
 
 from fastapi_example.direct import DirectRoute
 
@@ -210,6 +211,38 @@ def test_an_inclusion_with_dependencies_goes_through_fastapi():
     # Another method than the route's: FastAPI's 405, with its Allow header.
     refused = _app().post("/where")
     assert (refused.status_code, refused.headers["allow"]) == (405, "GET")
+
+
+class _Named(BaseModel):
+    name: str
+
+
+async def _named(body: _Named, request: Request) -> Response:
+    called = "fastapi" if "fastapi_inner_astack" in request.scope else "direct"
+    return Response(json.dumps({"called": called, "name": body.name}))
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_a_body_without_content_type_follows_the_routers_strictness(strict):
+    """strict_content_type=False (set on the router) parses a body sent without a
+    Content-Type as JSON, as FastAPI's handler does; under a body size limit the route goes
+    through FastAPI's handler (its 413)."""
+    router = APIRouter(route_class=DirectRoute, strict_content_type=strict)
+    router.add_api_route("/named", _named, methods=["POST"])
+    app = FastAPI()
+    app.include_router(router)
+    untyped = TestClient(app).post("/named", content=b'{"name": "n"}')
+    if strict:
+        assert untyped.status_code == 422
+        assert untyped.json()["detail"][0]["type"] == "model_attributes_type"
+    else:
+        assert (untyped.status_code, untyped.json()) == (200, {"called": "direct", "name": "n"})
+    limited = FastAPI(max_body_size=64)
+    limited.include_router(router)
+    too_large = TestClient(limited).post("/named", json={"name": "n" * 100})
+    assert too_large.status_code == 413
+    fits = TestClient(limited).post("/named", json={"name": "n"})
+    assert fits.json() == {"called": "fastapi", "name": "n"}
 
 
 async def _untyped(request: Request):
