@@ -39,6 +39,10 @@ def test_the_routes_that_answer_their_own_response_are_direct(client):
     assert found == DIRECT
 
 
+def _kept_headers(response) -> dict:
+    return {k: v for k, v in response.headers.items() if k not in ("x-request-id", "date")}
+
+
 def _answers(client, headers: dict) -> list[tuple]:
     retired, unknown = {**headers, "X-Version": "0.2"}, {**headers, "X-Version": "7.7"}
     bad_token = {"Authorization": "Bearer not-a-token"}
@@ -67,8 +71,9 @@ def _answers(client, headers: dict) -> list[tuple]:
     answers = []
     for path, params, sent_headers in sent:
         response = client.get(path, params=params, headers=sent_headers)
-        kept = {k: v for k, v in response.headers.items() if k not in ("x-request-id", "date")}
-        answers.append((path, params, response.status_code, kept, response.content))
+        answers.append(
+            (path, params, response.status_code, _kept_headers(response), response.content)
+        )
     return answers
 
 
@@ -85,10 +90,6 @@ def test_a_direct_route_answers_as_fastapis_handler_does(client, new_account, mo
     _through_fastapi(client, monkeypatch)
     assert direct == _answers(client, headers)
     assert {status for *_, status, _, _ in direct} == {200, 401, 404, 422, 426}
-
-
-def _kept_headers(response) -> dict:
-    return {k: v for k, v in response.headers.items() if k not in ("x-request-id", "date")}
 
 
 def _refused_bodies(client, owner, stranger, taken: dict) -> list[tuple]:
