@@ -5,11 +5,10 @@ import logging
 from fastapi import HTTPException
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from starlette.concurrency import run_in_threadpool
 
 from fastapi_example.metrics import Metrics
 from fastapi_example.models import User
-from fastapi_example.security import burn_verify_time, hash_password, verify_password
+from fastapi_example.security import burn_verify_time, hash_password, hashing, verify_password
 from fastapi_example.sessions import clear_failures, record_failure, throttled_for
 from fastapi_example.settings import Settings
 
@@ -37,12 +36,11 @@ async def authenticate(
     user = (await db.exec(select(User).where(User.username == username))).first()
     if user is not None and user.username != username:  # MySQL's PAD SPACE: "admin " matched
         user = None
-    # Argon2 takes tens of milliseconds of CPU: in the threadpool, off the event loop.
     if user is None:
-        await run_in_threadpool(burn_verify_time, password)
+        await hashing(burn_verify_time, password)
         ok, new_hash = False, None
     else:
-        ok, new_hash = await run_in_threadpool(
+        ok, new_hash = await hashing(
             verify_password, password, user.hashed_password, settings.password_pepper
         )
     if not ok:
@@ -64,5 +62,5 @@ async def authenticate(
 
 
 def set_password(user: User, password: str, settings: Settings) -> None:
-    """Argon2: tens of milliseconds of CPU; requests call it in the threadpool."""
+    """Argon2: tens of milliseconds of CPU; requests call it through `security.hashing`."""
     user.hashed_password = hash_password(password, settings.password_pepper)

@@ -1,14 +1,12 @@
 """Concurrency on MariaDB, against the real server and the API served by uvicorn."""
 
 import subprocess
-import threading
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from tests.support import mariadb
-from tests.support.api_process import ADMIN, COMMAND, api_env, bearer, login, served
+from tests.support.api_process import ADMIN, COMMAND, all_at_once, api_env, bearer, login, served
 from tests.support.tools import REPO
 
 pytestmark = [pytest.mark.mariadb, pytest.mark.slow]
@@ -20,18 +18,6 @@ def api(tmp_path_factory):
     with mariadb.fresh_database() as name, served(tmp, name, MAX_SESSIONS_PER_USER="2") as api:
         api.database = name
         yield api
-
-
-def all_at_once(count: int, call) -> list:
-    """Run call(i) in count threads released together by a barrier."""
-    barrier = threading.Barrier(count)
-
-    def run(i):
-        barrier.wait(timeout=30)
-        return call(i)
-
-    with ThreadPoolExecutor(count) as pool:
-        return list(pool.map(run, range(count)))
 
 
 def test_concurrent_creates_of_one_name_give_one_201(api):

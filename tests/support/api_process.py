@@ -6,8 +6,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -130,3 +132,15 @@ def login(client: httpx.Client, username: str, password: str) -> dict:
 
 def bearer(tokens: dict) -> dict[str, str]:
     return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+
+def all_at_once(count: int, call) -> list:
+    """Run call(i) in count threads released together by a barrier."""
+    barrier = threading.Barrier(count)
+
+    def run(i):
+        barrier.wait(timeout=30)
+        return call(i)
+
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(run, range(count)))

@@ -1,7 +1,6 @@
 from fastapi import HTTPException, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
-from starlette.concurrency import run_in_threadpool
 
 from fastapi_example.db import SessionDep, database
 from fastapi_example.deps import AdminUser, Caller, CallerRoute, SettingsDep, current_user
@@ -22,7 +21,7 @@ from fastapi_example.paging import Filter, ListQuery, Paging, contains, equals
 from fastapi_example.params import InPath
 from fastapi_example.routes import PrefixedRouter
 from fastapi_example.rows import read_by_id
-from fastapi_example.security import generate_password
+from fastapi_example.security import generate_password, hashing
 from fastapi_example.sessions import revoke_sessions
 
 # Every route needs a caller (CallerRoute: X-Version, then the bearer token).
@@ -56,7 +55,7 @@ async def create_user(body: UserCreate, _admin: AdminUser, db: SessionDep, setti
     await _check_role(db, body.role_id)
     password = body.password or generate_password()
     user = User(username=body.username, role_id=body.role_id, hashed_password="")
-    await run_in_threadpool(set_password, user, password, settings)
+    await hashing(set_password, user, password, settings)
     db.add(user)
     await unique_or_409(db, db.commit(), USERNAME_TAKEN)
     generated = None if body.password else password
@@ -122,7 +121,7 @@ async def update_user(body: UserUpdate, request: Request, db: SessionDep, settin
     for field in changes.keys() & {"username", "role_id", "activated"}:
         setattr(user, field, changes[field])
     if "password" in changes:
-        await run_in_threadpool(set_password, user, changes["password"], settings)
+        await hashing(set_password, user, changes["password"], settings)
         # Other devices must log in again with the new password.
         await revoke_sessions(db, user.id, keep_id=caller.session_id if yourself else None)
     if not user.activated:
