@@ -29,9 +29,7 @@ def serve(settings: Settings, reload: bool) -> None:
         uvicorn.run("fastapi_example.main:create_app", factory=True, reload=True, **options)
         return
     from fastapi_example.main import create_app
-    from fastapi_example.security import return_hash_memory
 
-    return_hash_memory()
     app = create_app(settings)
 
     class DrainingServer(uvicorn.Server):

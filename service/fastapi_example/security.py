@@ -1,10 +1,8 @@
 """Passwords (Argon2id through passlib, with an optional pepper) and opaque tokens."""
 
 import asyncio
-import ctypes
 import hashlib
 import hmac
-import platform
 import secrets
 import string
 from collections.abc import Callable
@@ -27,28 +25,17 @@ _context = CryptContext(
 )
 _ALPHABET = string.ascii_letters + string.digits
 
-# Each hash holds its 19 MiB while it runs. Threads of their own bound what a burst of logins
-# takes (on the shared threadpool, one hash per database connection ran at once: ~10), and
-# more hashes at once than a pod's cores would not finish any sooner.
+# Each hash holds its 19 MiB while it runs, and glibc keeps the block in the thread's arena
+# for the next one. Threads of their own bound both: on the shared threadpool one hash per
+# database connection ran at once (~10) and a burst of logins left ~190 MB behind. More
+# hashes at once than a pod's cores would not finish any sooner.
 HASH_THREADS = 2
 _hashers = ThreadPoolExecutor(HASH_THREADS, thread_name_prefix="argon2")
-M_MMAP_THRESHOLD = -3  # glibc's malloc.h
-LARGE_BLOCK_BYTES = 1 << 20
 
 
 async def hashing(call: Callable[..., T], *args) -> T:
     """An Argon2 call (tens of milliseconds of CPU) on the hashing threads, off the event loop."""
     return await asyncio.get_running_loop().run_in_executor(_hashers, call, *args)
-
-
-def return_hash_memory() -> bool:
-    """glibc: map blocks of 1 MiB or more on their own, so a hash's 19 MiB goes back to the
-    system when it is freed. By default glibc raises that threshold after the first such free,
-    and the threads' arenas kept the blocks: ~190 MB after a burst of logins. False elsewhere.
-    """
-    if platform.libc_ver()[0] != "glibc":
-        return False
-    return ctypes.CDLL(None).mallopt(M_MMAP_THRESHOLD, LARGE_BLOCK_BYTES) == 1
 
 
 def _peppered(password: str, pepper: str) -> str:

@@ -1,4 +1,4 @@
-"""Argon2 holds 19 MiB per hash: a burst of logins must not leave the process that much bigger."""
+"""Argon2 holds 19 MiB per hash: a burst of logins takes two hashes' worth, not one per login."""
 
 import asyncio
 import threading
@@ -45,10 +45,11 @@ def _kib(pid: int, key: str) -> int:
 
 @pytest.mark.mariadb
 @pytest.mark.slow
-def test_a_burst_of_logins_leaves_the_resident_memory_as_it_was(tmp_path):
+def test_a_burst_of_logins_takes_two_hashes_of_memory(tmp_path):
     """Measured here from readiness: +137 MiB on the shared threadpool (one hash per database
-    connection at once, each thread's arena keeping its 19 MiB), +42 on two threads of their
-    own, +4 (peak +42) when glibc also unmaps the freed blocks (security.return_hash_memory)."""
+    connection at once, each thread's arena keeping its 19 MiB), +42 on the two hashing
+    threads, kept for their next hashes (benchmarks/README.md: handing it back after every
+    hash cost a quarter more CPU per login)."""
     username, password = f"burst{uuid.uuid4().hex[:8]}", "pw-" + uuid.uuid4().hex
     with mariadb.fresh_database() as name, served(tmp_path, name) as api:
         pid = api.process.pid
@@ -64,7 +65,6 @@ def test_a_burst_of_logins_leaves_the_resident_memory_as_it_was(tmp_path):
 
         for _ in range(3):
             assert set(all_at_once(16, log_in)) == {200}
-        grown_mib = (_kib(pid, "VmRSS") - before) / 1024
         peak_mib = (_kib(pid, "VmHWM") - before) / 1024
-    assert grown_mib < 20, f"the process kept {grown_mib:.0f} MiB more after the logins"
-    assert peak_mib < 3 * 19, f"it peaked {peak_mib:.0f} MiB higher"
+    # Two hashes' 19 MiB and the requests' own: under the third hash a third thread would add.
+    assert peak_mib < 3 * 19, f"it peaked {peak_mib:.0f} MiB above its size when ready"
