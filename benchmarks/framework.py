@@ -1,6 +1,6 @@
 """FastAPI's own cost per request: one route answering a constant, in-process.
 
-The numbers direct.py and benchmarks/README.md (twelfth round) cite: the same endpoint
+The numbers direct.py and benchmarks/HISTORY.md (twelfth round) cite: the same endpoint
 served by bare ASGI, by Starlette, by FastAPI through an included router, by FastAPI with
 FastAPI's handler replaced (the endpoint returned by get_route_handler) and by
 fastapi_example's DirectRoute. Each app is called with ASGI messages (no server, no

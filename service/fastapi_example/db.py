@@ -15,7 +15,7 @@ without SQLAlchemy's execution (driver.py); on SQLite through the reader engine.
 The hot writes (items, token refresh, logout) are Core statements too, in a
 Database.transaction on a writer connection: on MySQL sent by asyncmy itself, on SQLite
 through SQLAlchemy. Through an ORM session such a request executed about twice the
-instructions (benchmarks/README.md); the rarer writes (users, login) keep the ORM session.
+instructions (benchmarks/HISTORY.md); the rarer writes (users, login) keep the ORM session.
 
 `make_engine` (pymysql or sqlite3) serves `migrate`, the token-cleanup job and the tests.
 """
@@ -353,7 +353,7 @@ def database(request: Request) -> Database:
     FastAPI 0.165 spends about 70k instructions solving one dependency per request, and about
     180k on a generator dependency and its exit stack: more than the SQL of a read. So the
     Core routes read with `database(request).rows(...)` and write in
-    `async with database(request).transaction() as db:` (benchmarks/README.md, tenth round).
+    `async with database(request).transaction() as db:` (benchmarks/HISTORY.md, tenth round).
     """
     return request.app.state.db
 

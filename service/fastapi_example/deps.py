@@ -93,7 +93,7 @@ class CallerRoute(VersionedRoute):
     with `current_user(request)`.
 
     FastAPI's idiom is a router dependency; solving it cost a hot read about 100k
-    instructions, more than the token's lookup (benchmarks/README.md, eleventh round). The
+    instructions, more than the token's lookup (benchmarks/HISTORY.md, eleventh round). The
     route documents the bearer scheme as such a dependency would (main.py adds the scheme).
     """
 

@@ -1,7 +1,7 @@
 """MySQL's requests: Core statements built once, run on asyncmy connections directly.
 
 A token lookup through SQLAlchemy's asyncio pool and Connection cost about 160 µs of CPU;
-the same statement through asyncmy's pool about 40 µs (benchmarks/README.md). The
+the same statement through asyncmy's pool about 40 µs (benchmarks/HISTORY.md). The
 statements stay SQLAlchemy Core, compiled once per dialect, and their rows are typed by the
 columns' own result processors (UTC datetimes, booleans), so both paths give the same values.
 asyncmy drops a connection whose query was cancelled mid-answer. Reads run through asyncmy's

@@ -3,7 +3,7 @@
 
 asyncio.Semaphore with an asyncio.timeout around each wait did the same, but with 16 requests
 in flight on a pool of 10 the timer each waiter scheduled and cancelled was almost half of
-what the waits cost (24k of 54k instructions per request, benchmarks/README.md). Here a
+what the waits cost (24k of 54k instructions per request, benchmarks/HISTORY.md). Here a
 waiter is a future in a queue, and one timer per gate fails the waiters whose time is up:
 they queued, and expire, in order.
 """

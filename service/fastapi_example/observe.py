@@ -1,7 +1,7 @@
 """One pure-ASGI middleware per request: its id, its access log line and its HTTP metrics.
 
 One layer, one wrapped `send` and one clock for the three (as two middlewares they cost a
-hot read about 20k instructions more: benchmarks/README.md, eleventh round).
+hot read about 20k instructions more: benchmarks/HISTORY.md, eleventh round).
 """
 
 from time import perf_counter
