@@ -42,10 +42,13 @@ MOD
   sed -n 's#^\s*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\1#p' "$gomod" | while read -r m; do
     go mod edit -replace="$m=$m@$staging"
   done
-  local pkg=k8s.io/component-base/version client=k8s.io/client-go/pkg/version minor
+  # Stamp the release as hack/lib/version.sh does (kubectl version, Helm's .Capabilities);
+  # the build date is the release's, from the module proxy. The proxy gives no commit.
+  local pkg=k8s.io/component-base/version client=k8s.io/client-go/pkg/version minor released
   minor=$(echo "$KUBERNETES_VERSION" | cut -d. -f2)
+  released=$(go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | jq -r .Time)
   local stamp="-X $pkg.gitVersion=$KUBERNETES_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
-  stamp+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+  stamp+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=$released -X $pkg.gitCommit="
   stamp+=" ${stamp//$pkg/$client}"
   GOFLAGS="$GOFLAGS -mod=mod" go build -trimpath -ldflags "-s -w $stamp" -o "$out/" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \

@@ -49,7 +49,7 @@ operator=$(bin_dir prometheus-operator "$PROMETHEUS_OPERATOR_VERSION")
 # image's uid, 999.
 debootstrap_base "$TOOLS_BASE" iptables,ipset,conntrack,iproute2,ca-certificates
 debootstrap_base "$MARIADB_BASE" mariadb-server,mariadb-client \
-  'usermod -u 999 mysql && groupmod -g 999 mysql && rm -rf /var/lib/mysql/* && chown -R 999:999 /run/mysqld'
+  'usermod -u 999 mysql && groupmod -g 999 mysql && rm -rf /var/lib/mysql/* && install -d -o 999 -g 999 /run/mysqld /var/lib/mysql'
 
 image pause "$KUBERNETES_VERSION" scratch "$k8s/pause" 65535:65535
 image coredns "$COREDNS_VERSION" scratch "$(bin_dir coredns "$COREDNS_VERSION")/coredns"

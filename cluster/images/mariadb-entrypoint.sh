@@ -26,6 +26,9 @@ if [ ! -d "$datadir/mysql" ]; then
   # Values go in as SQL string literals: quote ' and \ the way the server reads them.
   quote() { local s=${1//\\/\\\\}; printf "'%s'" "${s//\'/\\\'}"; }
   {
+    # mariadb-install-db also makes password-less root accounts for 127.0.0.1, ::1 and the
+    # host name: only root@localhost and root@% stay, both with the password.
+    echo "DROP USER IF EXISTS 'root'@'127.0.0.1', 'root'@'::1', $(quote "root")@$(quote "$(hostname)");"
     echo "CREATE USER 'root'@'%' IDENTIFIED BY $(quote "$MYSQL_ROOT_PASSWORD");"
     echo "GRANT ALL ON *.* TO 'root'@'%' WITH GRANT OPTION;"
     echo "ALTER USER 'root'@'localhost' IDENTIFIED BY $(quote "$MYSQL_ROOT_PASSWORD");"

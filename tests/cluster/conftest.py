@@ -1,0 +1,193 @@
+"""Fixtures of the cluster smoke test: kubectl on the cluster of the current kubeconfig
+(`make cluster-up` merges its own), a fresh namespace per test with Pod Security `restricted`
+enforced, and a small web image built here with podman and pushed to the cluster's registry.
+"""
+
+import json
+import subprocess
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.support.tools import REPO, missing, require_tool
+
+VERSIONS = dict(
+    line.split("=", 1)
+    for line in (REPO / "cluster" / "versions.env").read_text().splitlines()
+    if line and not line.startswith("#")
+)
+REGISTRY = "localhost:5000"
+WEB_IMAGE = f"{REGISTRY}/smoke-web:1"
+# What the restricted Pod Security level asks of every container.
+RESTRICTED = {
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+    "runAsNonRoot": True,
+    "runAsUser": 10001,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+
+
+class Kubectl:
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def run(self, *args: str, input: str | None = None, check: bool = True, timeout: float = 120):
+        done = subprocess.run(
+            [self.path, *args], input=input, capture_output=True, text=True, timeout=timeout
+        )
+        if check:
+            assert done.returncode == 0, f"kubectl {' '.join(args)}:\n{done.stdout}{done.stderr}"
+        return done
+
+    def __call__(self, *args: str, **kwargs) -> str:
+        return self.run(*args, **kwargs).stdout
+
+    def json(self, *args: str) -> dict:
+        return json.loads(self(*args, "-o", "json"))
+
+    def apply(self, *objects: dict, namespace: str | None = None) -> None:
+        ns = ["-n", namespace] if namespace else []
+        self("apply", *ns, "-f", "-", input=yaml.safe_dump_all(objects))
+
+
+def wait_until(what: str, check: Callable[[], object], timeout: float = 120, every: float = 1):
+    """check() until it returns something true; its last value, or fail naming `what`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what} (last: {value!r})")
+        time.sleep(every)
+
+
+@pytest.fixture(scope="session")
+def kubectl() -> Kubectl:
+    path = require_tool("kubectl", "make tools")
+    k = Kubectl(path)
+    if k.run("get", "--raw", "/readyz", check=False, timeout=15).returncode != 0:
+        missing("no Kubernetes cluster answers on the current kubeconfig: make cluster-up")
+    return k
+
+
+@pytest.fixture
+def namespace(kubectl: Kubectl, request) -> str:
+    test = request.node.name.removeprefix("test_").replace("_", "-")[:40]
+    name = f"smoke-{test}-{uuid.uuid4().hex[:5]}"
+    kubectl.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {
+                "name": name,
+                "labels": {"pod-security.kubernetes.io/enforce": "restricted"},
+            },
+        }
+    )
+    yield name
+    kubectl("delete", "namespace", name, "--wait=false")
+
+
+@pytest.fixture(scope="session")
+def web_image(kubectl: Kubectl, tmp_path_factory) -> str:
+    """A Python http.server serving /srv: `/` says hello, `/metrics` is a Prometheus target."""
+    podman = require_tool("podman", ".ci/setup-podman.sh")
+    subprocess.run(["bash", str(REPO / ".ci" / "setup-podman.sh")], check=True)
+    context: Path = tmp_path_factory.mktemp("smoke-web")
+    (context / "site").mkdir()
+    (context / "site" / "index.html").write_text("hello from smoke-web\n")
+    (context / "site" / "metrics").write_text("# TYPE smoke_up gauge\nsmoke_up 1\n")
+    (context / "Containerfile").write_text(
+        "FROM localhost/pybase:bookworm\n"
+        "COPY site /srv\n"
+        "WORKDIR /srv\n"
+        'CMD ["python3", "-m", "http.server", "8080"]\n'
+    )
+    for cmd in (
+        [podman, "build", "-q", "--network", "none", "-t", WEB_IMAGE, str(context)],
+        [podman, "push", "-q", "--tls-verify=false", WEB_IMAGE],
+    ):
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, f"{' '.join(cmd)}:\n{done.stderr}"
+    return WEB_IMAGE
+
+
+def container(name: str, image: str, **spec) -> dict:
+    return {"name": name, "image": image, "securityContext": RESTRICTED, **spec}
+
+
+def pod(name: str, *containers: dict, labels: dict | None = None, **spec) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "labels": labels or {"app": name}},
+        "spec": {"containers": list(containers), **spec},
+    }
+
+
+def web_deployment(name: str, image: str, replicas: int = 1) -> list[dict]:
+    """A Deployment of the web image with a readiness probe, and its Service on port 80."""
+    probe = {"httpGet": {"path": "/", "port": 8080}, "periodSeconds": 2}
+    template = pod(
+        name,
+        container(
+            "web", image, ports=[{"name": "http", "containerPort": 8080}], readinessProbe=probe
+        ),
+    )
+    return [
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": name, "labels": {"app": name}},
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": {"app": name}},
+                "template": {"metadata": template["metadata"], "spec": template["spec"]},
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": name, "labels": {"app": name}},
+            "spec": {
+                "selector": {"app": name},
+                "ports": [{"name": "http", "port": 80, "targetPort": "http"}],
+            },
+        },
+    ]
+
+
+def fetch_from_pod(
+    kubectl: Kubectl, namespace: str, name: str, image: str, url: str, labels: dict | None = None
+) -> str:
+    """Run a pod that GETs `url` once; the pod's log: the body, or the error it met."""
+    script = (
+        "import sys, urllib.request\n"
+        "try:\n"
+        f"    print(urllib.request.urlopen({url!r}, timeout=5).read().decode(), end='')\n"
+        "except Exception as e:\n"
+        "    print('ERROR', type(e).__name__, e)\n"
+    )
+    kubectl.apply(
+        pod(
+            name,
+            container("fetch", image, command=["python3", "-c", script]),
+            labels=labels,
+            restartPolicy="Never",
+        ),
+        namespace=namespace,
+    )
+    wait_until(
+        f"pod {name} to finish",
+        lambda: (
+            kubectl("get", "pod", name, "-n", namespace, "-o", "jsonpath={.status.phase}")
+            in ("Succeeded", "Failed")
+        ),
+    )
+    return kubectl("logs", name, "-n", namespace)
