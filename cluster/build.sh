@@ -19,10 +19,17 @@ build() {
 
 # A module whose go.mod has replace directives cannot be built with `go install M@V`:
 # copy it out of the module cache and build it as the main module.
+# A nested module is not part of its parent's zip: a replace that points into one is dropped,
+# so the release its go.mod requires comes from the proxy.
 module_copy() {
   local dir
   dir=$(go mod download -json "$1" | jq -r .Dir)
   rm -rf "$out/src" && cp -r "$dir" "$out/src" && chmod -R u+w "$out/src"
+  (
+    cd "$out/src"
+    go mod edit -json | jq -r '.Replace[]? | select(.New.Path | startswith("./")) | .Old.Path + " " + .New.Path' |
+      while read -r old new; do [ -d "$new" ] || go mod edit -dropreplace="$old"; done
+  )
 }
 
 kubernetes() {
@@ -94,7 +101,7 @@ traefik() {
 prometheus_operator() {
   module_copy "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION"
   local v=github.com/prometheus/common/version
-  (cd "$out/src" && go build -trimpath -o "$out/" \
+  (cd "$out/src" && GOFLAGS="$GOFLAGS -mod=mod" go build -trimpath -o "$out/" \
     -ldflags "-s -w -X $v.Version=${PROMETHEUS_OPERATOR_VERSION#v}" \
     ./cmd/operator ./cmd/prometheus-config-reloader)
   # The CRDs are part of the source tree; keep them beside the binaries.

@@ -45,7 +45,7 @@ for save in iptables-save ip6tables-save; do
   restore=${save/save/restore}
   "$save" | grep -vE '^:(KUBE|CNI)-|^-A (KUBE|CNI)-|-j (KUBE|CNI)-' | "$restore"
 done
-ipset list -n 2>/dev/null | grep -iE '^(kube|inet6:kube)' | while read -r set; do ipset destroy "$set"; done
+ipset list -n 2>/dev/null | { grep -iE '^(kube|inet6:kube)' || true; } | while read -r set; do ipset destroy "$set"; done
 
 for hierarchy in /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/*/kubepods.slice; do
   [ -d "$hierarchy" ] && find "$hierarchy" -depth -type d -exec rmdir {} + 2>/dev/null || true
