@@ -1,31 +1,10 @@
-"""Row counts kept on write (models.RowCount): an unfiltered list's total without COUNT(*)."""
+"""`migrate`'s recount of the row counts kept on write (models.RowCount, data/items.py)."""
 
-from functools import cache
+from sqlmodel import Session, SQLModel, func, select
 
-from sqlalchemy import ScalarSelect, bindparam, func, update
-from sqlmodel import Session, SQLModel, select
-
-from fastapi_example.db import Transaction
-from fastapi_example.driver import Prepared
 from fastapi_example.models import Item, RowCount
 
 COUNTED: dict[str, type[SQLModel]] = {"items": Item}
-_ADD_ROWS = Prepared(
-    update(RowCount)
-    .where(RowCount.table_name == bindparam("table"))
-    .values(total=RowCount.total + bindparam("delta"))
-)
-
-
-async def add_rows(db: Transaction, table: str, delta: int) -> None:
-    """In the transaction that inserts or deletes the rows; the caller commits."""
-    await db.execute(_ADD_ROWS, {"table": table, "delta": delta})
-
-
-@cache
-def kept_total(table: str) -> ScalarSelect:
-    """The kept count as a scalar subquery, to read along with a page of the table (built once)."""
-    return select(RowCount.total).where(RowCount.table_name == table).scalar_subquery()
 
 
 def recount(db: Session) -> None:

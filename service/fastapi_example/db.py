@@ -1,51 +1,38 @@
-"""Engines and sessions: a synchronous engine for the CLI, two async pools for requests.
+"""The database: plain SQL on the async driver for requests, SQLAlchemy for the command line.
 
-Requests send their SQL from the event loop through SQLAlchemy's asyncio extension (asyncmy
-for MySQL, aiosqlite for SQLite): a query costs no thread hop. Two pools serve them:
+Requests run their SQL through `Database`: one statement at a time on a pooled connection
+in autocommit mode (`fetch_one`, `fetch_all`, `execute`), or several in one READ COMMITTED
+transaction (`async with db.transaction() as tx`). Autocommit reads cost one round trip
+each: no transaction to end. The pool is SQLAlchemy's (its size, wait timeout and
+recycling; connections idle for a while are pinged before use). The SQL is plain text run
+by the driver itself, asyncmy for MySQL and aiosqlite for SQLite; dialects.py holds what
+differs between the two. Why not SQLAlchemy's execution: docs/decisions/0001-plain-sql.md.
 
-- `writer`: transactions at READ COMMITTED, for requests that change data;
-- `reader`: autocommit, for token lookups and reads. Each statement sees the latest commit,
-  as it would inside a READ COMMITTED transaction, and there is no transaction to end, so a
-  read costs one round trip instead of two (the query, then a ROLLBACK).
-
-Every request read is a Core statement built once (driver.Prepared), run by Database.rows:
-on MySQL through asyncmy's own pool, connected with the reader engine's arguments and
-without SQLAlchemy's execution (driver.py); on SQLite through the reader engine.
-
-The hot writes (items, token refresh, logout) are Core statements too, in a
-Database.transaction on a writer connection: on MySQL sent by asyncmy itself, on SQLite
-through SQLAlchemy. Through an ORM session such a request executed about twice the
-instructions (benchmarks/HISTORY.md); the rarer writes (users, login) keep the ORM session.
-
-`make_engine` (pymysql or sqlite3) serves `migrate`, the token-cleanup job and the tests.
+`make_engine` (pymysql or sqlite3) serves `migrate`, the token-cleanup job and the tests,
+which use SQLModel's ORM.
 """
 
-import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, TypeVar
-from weakref import WeakKeyDictionary
 
 import anyio
 from fastapi import Depends, Request
-from sqlalchemy import (
-    Engine,
-    RowMapping,
-    Select,
-    create_engine,
-    event,
-    literal_column,
-    make_url,
-    select,
-)
-from sqlalchemy.exc import DisconnectionError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.util import greenlet_spawn
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from fastapi_example.driver import DriverPool, DriverTransaction, Prepared
-from fastapi_example.gate import Gate
+from fastapi_example.dialects import (
+    DatabaseUnavailable,
+    Deadlock,
+    MySQL,
+    Result,
+    Row,
+    SQLite,
+    UniqueViolation,
+)
 from fastapi_example.settings import Settings
 
 T = TypeVar("T")
@@ -54,28 +41,19 @@ POOL_RECYCLE_SECONDS = 1800  # below MySQL's default wait_timeout (8 h) and most
 PING_AFTER_IDLE_SECONDS = 1.0
 SQLITE_BUSY_SECONDS = 10
 ASYNC_DRIVERS = {"mysql": "mysql+asyncmy", "sqlite": "sqlite+aiosqlite"}
+READ_COMMITTED = "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"
+
+__all__ = ["Database", "DatabaseUnavailable", "Deadlock", "Row", "UniqueViolation"]
 
 
-def _is_sqlite(settings: Settings) -> bool:
+def is_sqlite(settings: Settings) -> bool:
     return make_url(settings.sqlalchemy_url).get_backend_name() == "sqlite"
-
-
-def _mysql_pool(settings: Settings) -> dict:
-    return dict(
-        pool_recycle=POOL_RECYCLE_SECONDS,
-        # Sessions and connections always end their transaction (rollback or commit) before
-        # they return a connection; the pool's own reset would be a second ROLLBACK round trip.
-        pool_reset_on_return=None,
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_max_overflow,
-        pool_timeout=POOL_TIMEOUT_SECONDS,
-    )
 
 
 def make_engine(settings: Settings) -> Engine:
     """The synchronous engine: migrate, the cleanup job, tests."""
     url = settings.sqlalchemy_url
-    if _is_sqlite(settings):
+    if is_sqlite(settings):
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_SECONDS}
         )
@@ -84,41 +62,50 @@ def make_engine(settings: Settings) -> Engine:
         return engine
     engine = create_engine(
         url,
-        # No gap locks and no stale snapshots: what a web request's short transactions want.
+        # No gap locks and no stale snapshots: what short transactions want.
         isolation_level="READ COMMITTED",
         connect_args={
             "connect_timeout": settings.db_connect_timeout,
             "read_timeout": 30,
             "write_timeout": 30,
         },
-        **_mysql_pool(settings),
+        pool_recycle=POOL_RECYCLE_SECONDS,
+        pool_size=settings.db_pool_size,
+        pool_timeout=POOL_TIMEOUT_SECONDS,
     )
     _ping_idle_connections(engine)
     return engine
 
 
-def make_async_engine(settings: Settings, *, autocommit: bool) -> AsyncEngine:
-    """A request pool: transactions (writer) or autocommit statements (reader)."""
+def make_pool(settings: Settings) -> AsyncEngine:
+    """The requests' pool, of DB_POOL_SIZE connections in autocommit mode.
+
+    No overflow: under load, requests wait for a connection (at most POOL_TIMEOUT_SECONDS,
+    then 503) instead of opening and closing one each. Transactions are begun and ended by
+    Database.transaction, so the pool has nothing to reset when a connection comes back.
+    """
     url = make_url(settings.sqlalchemy_url)
     url = url.set(drivername=ASYNC_DRIVERS[url.get_backend_name()])
-    isolation = "AUTOCOMMIT" if autocommit else "READ COMMITTED"
+    pool = dict(
+        isolation_level="AUTOCOMMIT",
+        pool_size=settings.db_pool_size,
+        max_overflow=0,
+        pool_timeout=POOL_TIMEOUT_SECONDS,
+        pool_reset_on_return=None,
+    )
     if url.get_backend_name() == "sqlite":
-        engine = create_async_engine(
-            url,
-            connect_args={"timeout": SQLITE_BUSY_SECONDS},
-            **({"isolation_level": "AUTOCOMMIT"} if autocommit else {}),
-        )
+        connect_args = {"timeout": SQLITE_BUSY_SECONDS, "detect_types": SQLite.detect_types}
+        engine = create_async_engine(url, connect_args=connect_args, **pool)
         _sqlite_pragmas(engine.sync_engine)
-        if not autocommit:
-            _sqlite_begin_immediate(engine.sync_engine)
         return engine
     engine = create_async_engine(
         url,
-        isolation_level=isolation,
-        # Autocommit has no transaction: the ROLLBACK a connection gets on release is a no-op.
-        skip_autocommit_rollback=autocommit,
-        connect_args={"connect_timeout": settings.db_connect_timeout},
-        **_mysql_pool(settings),
+        connect_args={
+            "connect_timeout": settings.db_connect_timeout,
+            "init_command": READ_COMMITTED,
+        },
+        pool_recycle=POOL_RECYCLE_SECONDS,
+        **pool,
     )
     _ping_idle_connections(engine.sync_engine)
     return engine
@@ -127,10 +114,9 @@ def make_async_engine(settings: Settings, *, autocommit: bool) -> AsyncEngine:
 def _ping_idle_connections(engine: Engine) -> None:
     """pool_pre_ping, but only for connections idle longer than PING_AFTER_IDLE_SECONDS.
 
-    A connection handed back a moment ago is alive; pinging it cost a round trip per request.
-    One that sat idle may have been cut (server restart, wait_timeout, a proxy): it is pinged,
-    and a dead one is replaced before the request sees it. A server lost under load fails the
-    requests in flight (503) and the pool is invalidated, so the next ones reconnect.
+    A connection handed back a moment ago is alive; pinging it would cost a round trip per
+    request. One that sat idle may have been cut (server restart, wait_timeout, a proxy): it
+    is pinged, and a dead one is replaced before the request sees it.
     """
 
     @event.listens_for(engine, "checkin")
@@ -172,209 +158,127 @@ def _sqlite_begin_immediate(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-class Database:
-    """The app's two request pools, and a gate per pool on each event loop.
+class Connection:
+    """A pooled connection: its statements, on their own or in Database.transaction's."""
 
-    At most DB_POOL_SIZE sessions of a pool are open at once; the others wait on the gate.
-    Without it, more requests in flight than the pool size made the pool open and drop an
-    overflow connection per request (connect, log in, SSL context each time). Probes and the
-    catalog refresh skip the gates: the overflow is theirs.
-    """
+    def __init__(self, driver_connection, dialect: MySQL | SQLite) -> None:
+        self._driver, self._dialect = driver_connection, dialect
+        self.broken = False  # lost or interrupted mid-statement: never reused
+
+    async def run(self, sql: str, *params: Any) -> Result:
+        try:
+            return await self._dialect.run(self._driver, sql, params)
+        except BaseException as error:
+            translated = self._dialect.translate(error)
+            # A refused write or a deadlock leaves the connection usable; anything else
+            # (a lost server, a cancelled request mid-answer) may not.
+            self.broken = not isinstance(translated, UniqueViolation | Deadlock)
+            if translated is None:
+                raise
+            raise translated from error
+
+    async def fetch_one(self, sql: str, *params: Any) -> Row | None:
+        rows = (await self.run(sql, *params)).rows
+        return rows[0] if rows else None
+
+    async def fetch_all(self, sql: str, *params: Any) -> list[Row]:
+        return (await self.run(sql, *params)).rows
+
+    async def execute(self, sql: str, *params: Any) -> int:
+        """An UPDATE or DELETE: the number of rows it matched."""
+        return (await self.run(sql, *params)).rowcount
+
+    async def insert(self, sql: str, *params: Any) -> int:
+        """An INSERT: the new row's id."""
+        return (await self.run(sql, *params)).lastrowid
+
+
+class Database:
+    """The requests' pool and the ways to run SQL on it; `app.state.db`."""
 
     def __init__(self, settings: Settings) -> None:
-        self.writer = make_async_engine(settings, autocommit=False)
-        self.reader = make_async_engine(settings, autocommit=True)
-        self._size = settings.db_pool_size
-        self.driver = None
-        if self.reader.dialect.driver == "asyncmy":  # MySQL's reads: the reader engine's place
-            self.driver = DriverPool(
-                self.reader,
-                self._size + settings.db_max_overflow,
-                POOL_RECYCLE_SECONDS,
-                settings.db_connect_timeout,
-            )
-        # Per loop: tests run many apps, and each TestClient its own loop.
-        self._gates: WeakKeyDictionary = WeakKeyDictionary()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._loop_gates: dict[AsyncEngine, Gate] = {}
-
-    async def start(self) -> None:
-        """On the server's event loop, before the first request (the app's lifespan)."""
-        if self.driver is not None:
-            await self.driver.open()
+        self.dialect = SQLite() if is_sqlite(settings) else MySQL()
+        self.pool = make_pool(settings)
 
     async def dispose(self) -> None:
-        if self.driver is not None:
-            await self.driver.close()
-        await self.writer.dispose()
-        await self.reader.dispose()
-
-    def _gate(self, engine: AsyncEngine) -> Gate:
-        loop = asyncio.get_running_loop()
-        if loop is not self._loop:  # a server has one loop: looked up once, then kept
-            gates = self._gates.get(loop)
-            if gates is None:
-                pools = (self.writer, self.reader)
-                gates = self._gates[loop] = {
-                    pool: Gate(self._size, POOL_TIMEOUT_SECONDS) for pool in pools
-                }
-            self._loop, self._loop_gates = loop, gates
-        return self._loop_gates[engine]
+        await self.pool.dispose()
 
     @asynccontextmanager
-    async def write_session(self) -> AsyncIterator[AsyncSession]:
-        """An ORM session of the writer, closed (rolled back if need be) at the end."""
-        gate = self._gate(self.writer)
-        await gate.enter()
+    async def connection(self) -> AsyncIterator[Connection]:
+        """A connection of the pool for the block, then back to it (or closed if broken)."""
         try:
-            session = AsyncSession(self.writer, expire_on_commit=False)
+            pooled = await self.pool.raw_connection()
+        except (PoolTimeoutError, DBAPIError) as error:  # none free in time, or none made
+            raise DatabaseUnavailable(str(error)) from error
+        except Exception as error:  # the driver's own, when it could not connect
+            translated = self.dialect.translate(error)
+            if translated is None:
+                raise
+            raise translated from error
+        connection = Connection(pooled.driver_connection, self.dialect)
+        try:
+            yield connection
+        finally:
+            if connection.broken:
+                pooled.invalidate()
+            else:
+                pooled.close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:
+        """The block's statements in one transaction, committed when the block ends and
+        rolled back if it raises (HTTPException included)."""
+        async with self.connection() as connection:
+            await connection.run(self.dialect.begin)
             try:
-                yield session
-            finally:
-                if session.in_transaction():  # a ROLLBACK round trip: finish it even if cancelled
-                    with anyio.CancelScope(shield=True):
-                        await session.close()
-                else:
-                    await session.close()
-        finally:
-            gate.release()
+                yield connection
+            except BaseException:
+                if not connection.broken:
+                    with anyio.CancelScope(shield=True):  # even when the request is cancelled
+                        await connection.run("ROLLBACK")
+                raise
+            if connection.broken:  # a statement failed, and the block went on regardless
+                raise DatabaseUnavailable("the transaction's connection was lost")
+            await connection.run("COMMIT")
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator["Transaction"]:
-        """Core statements in one writer transaction; what is not committed is rolled back."""
-        gate = self._gate(self.writer)
-        await gate.enter()
-        try:
-            async with self._writer_transaction() as transaction:
-                try:
-                    yield transaction
-                finally:
-                    await transaction.close()
-        finally:
-            gate.release()
+    async def fetch_one(self, sql: str, *params: Any) -> Row | None:
+        async with self.connection() as connection:
+            return await connection.fetch_one(sql, *params)
 
-    @asynccontextmanager
-    async def _writer_transaction(self) -> AsyncIterator["Transaction"]:
-        if self.driver is None:
-            async with self.writer.connect() as connection:
-                yield CoreTransaction(connection)
-            return
-        # Straight from the pool: a SQLAlchemy Connection around it cost about half as much
-        # again as the statements and the commit, and asyncmy sends those itself.
-        pooled = await greenlet_spawn(self.writer.sync_engine.raw_connection)
-        transaction = DriverTransaction(pooled.driver_connection, self.writer.dialect)
-        try:
-            yield transaction
-        finally:
-            if transaction.broken:  # lost or cancelled mid-statement: never reused
-                await greenlet_spawn(pooled.invalidate)
-            pooled.close()  # back to the pool; no reset on return (pool_reset_on_return=None)
+    async def fetch_all(self, sql: str, *params: Any) -> list[Row]:
+        async with self.connection() as connection:
+            return await connection.fetch_all(sql, *params)
 
-    async def rows(
-        self, prepared: Prepared, params: Mapping[str, Any], *, gated: bool = True
-    ) -> list[Mapping[str, Any]]:
-        """The rows of a statement built once, as mappings: every read of a request.
+    async def execute(self, sql: str, *params: Any) -> int:
+        async with self.connection() as connection:
+            return await connection.execute(sql, *params)
 
-        MySQL: through asyncmy's pool (a quarter of SQLAlchemy's CPU per read, driver.py).
-        SQLite: through the reader engine, checkout, query and release in one greenlet (an
-        AsyncConnection would enter one for each). Probes and the catalog pass gated=False.
-        """
-        if not gated:
-            return await self._rows(prepared, params)
-        gate = self._gate(self.reader)
-        await gate.enter()
-        try:
-            return await self._rows(prepared, params)
-        finally:
-            gate.release()
-
-    async def _rows(self, prepared: Prepared, params: Mapping[str, Any]) -> list[Mapping]:
-        if self.driver is not None:
-            return await self.driver.rows(prepared, params)
-        return await greenlet_spawn(self._core_rows, prepared.statement, params)
-
-    def _core_rows(self, statement: Select, params: Mapping[str, Any]) -> list[RowMapping]:
-        with self.reader.sync_engine.connect() as connection:
-            return connection.execute(statement, params).mappings().all()
+    async def insert(self, sql: str, *params: Any) -> int:
+        async with self.connection() as connection:
+            return await connection.insert(sql, *params)
 
     async def ping(self) -> None:
-        """One round trip on the reader, outside the gate: the readiness probe."""
-        await self.rows(_PING, {}, gated=False)
+        """One round trip: the readiness probe."""
+        await self.fetch_one("SELECT 1 AS one")
 
 
-class CoreTransaction:
-    """SQLite: a transaction's statements through the writer engine (BEGIN IMMEDIATE at the
-    first one). SQLAlchemy drops a connection it lost by itself: it is never `broken`."""
-
-    broken = False
-
-    def __init__(self, connection: AsyncConnection) -> None:
-        self._connection = connection
-
-    async def rows(self, prepared: Prepared, params: Mapping[str, Any]) -> list[RowMapping]:
-        return (await self._connection.execute(prepared.statement, params)).mappings().all()
-
-    async def execute(self, prepared: Prepared, params: Mapping[str, Any]) -> int:
-        return (await self._connection.execute(prepared.statement, params)).rowcount
-
-    async def insert(self, prepared: Prepared, params: Mapping[str, Any]) -> int:
-        return (await self._connection.execute(prepared.statement, params)).lastrowid
-
-    async def commit(self) -> None:
-        await self._connection.commit()
-
-    async def rollback(self) -> None:
-        await self._connection.rollback()
-
-    async def close(self) -> None:
-        """Roll back an unfinished transaction, even when cancelled."""
-        if self._connection.in_transaction():
-            with anyio.CancelScope(shield=True):
-                await self._connection.rollback()
-
-
-Transaction = DriverTransaction | CoreTransaction
-_PING = Prepared(select(literal_column("1").label("one")))
-
-
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """The writer session of a request that changes data, closed when the endpoint returns."""
-    async with request.app.state.db.write_session() as session:
-        yield session
-
-
-# The ORM routes (login, user writes, docs) are rare: a dependency's cost does not show there.
-SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
-
-
-def database(request: Request) -> Database:
-    """The app's Database, for the routes that take their Request instead of a dependency.
-
-    FastAPI 0.165 spends about 70k instructions solving one dependency per request, and about
-    180k on a generator dependency and its exit stack: more than the SQL of a read. So the
-    Core routes read with `database(request).rows(...)` and write in
-    `async with database(request).transaction() as db:` (benchmarks/HISTORY.md, tenth round).
-    """
-    return request.app.state.db
-
-
-MYSQL_DEADLOCK = 1213
-
-
-async def retry_on_deadlock(
-    db: AsyncSession | Transaction, work: Callable[..., Awaitable[T]], *args, attempts: int = 3
-) -> T:
-    """await work(db, *args); again, after a rollback, when MySQL made it a deadlock victim.
+async def retry_on_deadlock(work: Callable[..., Awaitable[T]], *args, attempts: int = 3) -> T:
+    """await work(*args), again when its transaction was a deadlock victim.
 
     Concurrent refreshes of one token, or logins of neighbouring users, can deadlock inside
-    InnoDB; the transaction did nothing yet, so running it again is safe.
+    InnoDB; the victim's transaction was rolled back and did nothing, so it can run again.
     """
     for attempt in range(1, attempts + 1):
         try:
-            return await work(db, *args)
-        except OperationalError as error:
-            code = error.orig.args[0] if error.orig is not None and error.orig.args else None
-            if code != MYSQL_DEADLOCK or attempt == attempts:
+            return await work(*args)
+        except Deadlock:
+            if attempt == attempts:
                 raise
-            await db.rollback()
     raise AssertionError("unreachable")
+
+
+async def get_database(request: Request) -> Database:
+    return request.app.state.db
+
+
+DatabaseDep = Annotated[Database, Depends(get_database)]

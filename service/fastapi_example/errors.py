@@ -1,22 +1,16 @@
 """Every error is JSON {"detail": ...}; a lost database is a 503, never a hang or a text 500."""
 
 import logging
-from collections.abc import Awaitable
-from typing import TYPE_CHECKING, TypeVar
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-if TYPE_CHECKING:
-    from fastapi_example.db import Transaction
+from fastapi_example.db import DatabaseUnavailable
+from fastapi_example.deps import bearer, check_version, current_user
 
-T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 # Documented on every route so clients (and schemathesis) know the shape.
@@ -34,14 +28,9 @@ ERROR_RESPONSE = {
 }
 
 
-def _is_connection_error(exc: DBAPIError) -> bool:
-    if exc.connection_invalidated:
-        return True
-    # MySQL: 2003 can't connect, 2006 gone away, 2013 lost connection, 1040 too many
-    # connections, 1205 lock wait timeout, 1213 deadlock (after retries); SQLite: locked.
-    code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
-    transient = (2003, 2006, 2013, 1040, 1205, 1213)
-    return code in transient or "database is locked" in str(exc.orig)
+def errors(*codes: int) -> dict:
+    """The error responses a router documents."""
+    return {code: ERROR_RESPONSE for code in codes}
 
 
 def database_unavailable() -> JSONResponse:
@@ -52,17 +41,29 @@ def database_unavailable() -> JSONResponse:
     )
 
 
-async def _on_db_error(_request: Request, exc: DBAPIError) -> JSONResponse:
-    if _is_connection_error(exc):
-        log.warning("database unavailable", extra={"error": type(exc.orig).__name__})
-        return database_unavailable()
-    log.error("database error", extra={"error": type(exc.orig).__name__})
-    return JSONResponse({"detail": "Internal server error"}, status_code=500)
-
-
-async def _on_pool_timeout(_request: Request, _exc: PoolTimeoutError) -> JSONResponse:
-    log.warning("database pool exhausted")
+async def _on_database_unavailable(_request: Request, exc: DatabaseUnavailable) -> JSONResponse:
+    cause = exc.__cause__ or exc
+    log.warning("database unavailable", extra={"error": type(cause).__name__})
     return database_unavailable()
+
+
+async def _on_validation_error(request: Request, exc: RequestValidationError) -> Response:
+    """FastAPI parses a JSON body before it solves a route's dependencies, so a body it cannot
+    parse would be answered 422 before the X-Version and token checks: a caller without a
+    valid token would learn about the route's input. Those checks run first here."""
+    route = request.scope.get("route")
+    if route is not None and any(error["type"] == "json_invalid" for error in exc.errors()):
+        checks = {dependency.call for dependency in route.dependant.dependencies}
+        try:
+            if check_version in checks:
+                await check_version(request, request.headers.get("x-version", ""))
+            if current_user in checks:
+                await current_user(request, request.app.state.db, await bearer(request))
+        except HTTPException as refused:
+            return await http_exception_handler(request, refused)
+        except DatabaseUnavailable as lost:
+            return await _on_database_unavailable(request, lost)
+    return await request_validation_exception_handler(request, exc)
 
 
 async def _on_http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -74,7 +75,7 @@ async def _on_http_error(request: Request, exc: StarletteHTTPException) -> Respo
             "msg": "Body is not UTF-8",
             "input": {},
         }
-        return await request_validation_exception_handler(request, RequestValidationError([error]))
+        return await _on_validation_error(request, RequestValidationError([error]))
     return await http_exception_handler(request, exc)
 
 
@@ -83,20 +84,8 @@ async def _on_unhandled(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": "Internal server error"}, status_code=500)
 
 
-async def unique_or_409(db: "AsyncSession | Transaction", write: Awaitable[T], detail: str) -> T:
-    """await write (a statement or a commit); a unique index refusing it becomes 409 with detail.
-
-    The database, not a check before the write, decides between concurrent writers.
-    """
-    try:
-        return await write
-    except IntegrityError:
-        await db.rollback()
-        raise HTTPException(status_code=409, detail=detail) from None
-
-
 def add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
-    app.add_exception_handler(DBAPIError, _on_db_error)
-    app.add_exception_handler(PoolTimeoutError, _on_pool_timeout)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(DatabaseUnavailable, _on_database_unavailable)
     app.add_exception_handler(Exception, _on_unhandled)

@@ -6,19 +6,14 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from fastapi_example import __version__
+from fastapi_example.catalog import CatalogCache
 from fastapi_example.db import Database
-from fastapi_example.deps import BEARER, BEARER_SCHEME
-from fastapi_example.errors import ERROR_RESPONSE, add_error_handlers
+from fastapi_example.errors import add_error_handlers, errors
 from fastapi_example.logs import configure_logging
 from fastapi_example.metrics import Metrics
-from fastapi_example.observe import ObserveRequests
+from fastapi_example.observe import RequestLog
 from fastapi_example.routes import auth, catalog, docs, health, items, users
 from fastapi_example.settings import PACKAGE_DIR, Settings
-from fastapi_example.versions import CatalogCache
-
-
-def _errors(*codes: int) -> dict:
-    return {code: ERROR_RESPONSE for code in codes}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -31,7 +26,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_app: FastAPI):
         metrics.start_server(settings.host, settings.metrics_port)
         try:
-            await db.start()
             yield
         finally:
             metrics.stop_server()
@@ -56,28 +50,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.draining = False
 
     add_error_handlers(app)
-    app.add_middleware(ObserveRequests, metrics=metrics)
+    metrics.instrument(app)
+    app.add_middleware(RequestLog, metrics=metrics)
 
-    # The routers of items, auth, roles and users check X-Version (versions.VersionedRoute).
-    # FastAPI tries the included routers in this order; a PrefixedRouter is passed over for
-    # a path outside its prefix, the others cost a scan of their routes: the busiest first.
-    app.include_router(items.router, responses=_errors(401, 403, 404, 409, 426, 503))
-    app.include_router(auth.router, responses=_errors(401, 403, 426, 429, 503))
-    app.include_router(auth.public, responses=_errors(401, 403, 426, 429, 503))
-    app.include_router(catalog.roles, responses=_errors(404, 426, 503))
-    app.include_router(users.router, responses=_errors(401, 403, 404, 409, 426, 503))
-    app.include_router(catalog.versions, responses=_errors(503))
+    app.include_router(items.router, responses=errors(401, 403, 404, 409, 426, 503))
+    app.include_router(auth.router, responses=errors(401, 403, 426, 429, 503))
+    app.include_router(auth.public, responses=errors(401, 403, 426, 429, 503))
+    app.include_router(catalog.roles, responses=errors(404, 426, 503))
+    app.include_router(users.router, responses=errors(401, 403, 404, 409, 426, 503))
+    app.include_router(catalog.versions, responses=errors(503))
     app.include_router(health.router)
     app.include_router(docs.router)
     app.mount("/", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
-    app.openapi = lambda: _with_bearer_scheme(app)
     return app
-
-
-def _with_bearer_scheme(app: FastAPI) -> dict:
-    """FastAPI's document, with the bearer scheme the CallerRoutes' operations refer to (no
-    dependency declares it: deps.CallerRoute)."""
-    if app.openapi_schema is None:
-        schema = FastAPI.openapi(app)
-        schema.setdefault("components", {})["securitySchemes"] = {BEARER_SCHEME: BEARER}
-    return app.openapi_schema

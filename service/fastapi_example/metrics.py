@@ -1,16 +1,15 @@
-"""Prometheus metrics: HTTP requests and latencies, plus the API's own counters.
+"""Prometheus metrics on their own port: HTTP requests and latencies, and the API's counters.
 
-The HTTP families are those prometheus-fastapi-instrumentator 8.1 made with our settings
-(same names, labels and buckets: the dashboards and alerts query them), recorded by
-observe.ObserveRequests at a fraction of the instrumentator's cost (it matched every route
-again per request). Each app gets its own registry (tests build many apps); the listener on
-METRICS_PORT is started in the lifespan, never at import.
+prometheus-fastapi-instrumentator measures the requests, its families configured as the
+dashboards and alerts query them (names, labels, buckets). Each app has its own registry
+(tests build many apps); the listener on METRICS_PORT starts in the lifespan, never at import.
 """
 
 import threading
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+from fastapi import FastAPI
 from prometheus_client import (
     GC_COLLECTOR,
     PLATFORM_COLLECTOR,
@@ -18,34 +17,17 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Gauge,
-    Histogram,
     disable_created_metrics,
     make_wsgi_app,
 )
+from prometheus_fastapi_instrumentator import Instrumentator
+from prometheus_fastapi_instrumentator import metrics as http
 
 UNCOUNTED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 # Finer than the instrumentator's defaults: this API answers most requests in a few ms.
 LATENCY_HIGHR_BUCKETS = (
-    0.001,
-    0.0025,
-    0.005,
-    0.0075,
-    0.01,
-    0.025,
-    0.05,
-    0.075,
-    0.1,
-    0.25,
-    0.5,
-    0.75,
-    1,
-    1.5,
-    2,
-    3,
-    5,
-    10,
-    30,
-    60,
+    *(0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1),
+    *(1.5, 2, 3, 5, 10, 30, 60),
 )
 LATENCY_LOWR_BUCKETS = (0.005, 0.025, 0.1, 0.5, 1)
 
@@ -72,47 +54,41 @@ class Metrics:
             self.logins.labels(outcome)
         for reason in ("unknown", "unsupported"):
             self.version_rejections.labels(reason)
-        # Help texts and label order as the instrumentator wrote them.
-        self.requests = Counter(
-            "http_requests_total",
-            "Total number of requests by method, status and handler.",
-            ["method", "status", "handler"],
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "http_request_duration_seconds",
-            "Latency with only few buckets by handler. "
-            "Made to be only used if aggregation by handler is important. ",
-            ["method", "handler"],
-            buckets=LATENCY_LOWR_BUCKETS,
-            registry=self.registry,
-        )
-        self.latency_highr = Histogram(
-            "http_request_duration_highr_seconds",
-            "Latency with many buckets but no API specific labels. "
-            "Made for more accurate percentile calculations. ",
-            buckets=LATENCY_HIGHR_BUCKETS,
-            registry=self.registry,
-        )
         self.in_flight = Gauge(
             "fastapi_example_requests_in_flight",
             "HTTP requests the app has started and not yet answered (probes included)",
             registry=self.registry,
         )
-        self._children: dict[tuple, tuple] = {}
         self._server = None
 
-    def observe_request(self, method: str, status: int, handler: str, seconds: float) -> None:
-        key = (method, status // 100, handler)
-        children = self._children.get(key)
-        if children is None:  # labels() locks and builds its key: once per series, not request
-            children = self._children[key] = (
-                self.requests.labels(method, f"{status // 100}xx", handler),
-                self.latency.labels(method, handler),
-            )
-        children[0].inc()
-        children[1].observe(seconds)
-        self.latency_highr.observe(seconds)
+    def instrument(self, app: FastAPI) -> None:
+        """Count and time the app's requests by method, status class and route template."""
+        instrumentator = Instrumentator(
+            should_group_status_codes=True,
+            excluded_handlers=[f"^{path}$" for path in UNCOUNTED_PATHS],
+            registry=self.registry,
+        )
+        instrumentator.add(
+            http.requests(registry=self.registry),
+            http.latency(
+                metric_name="http_request_duration_highr_seconds",
+                metric_doc="Latency with many buckets but no API specific labels. "
+                "Made for more accurate percentile calculations. ",
+                should_include_handler=False,
+                should_include_method=False,
+                should_include_status=False,
+                buckets=LATENCY_HIGHR_BUCKETS,
+                registry=self.registry,
+            ),
+            http.latency(
+                metric_doc="Latency with only few buckets by handler. "
+                "Made to be only used if aggregation by handler is important. ",
+                should_include_status=False,
+                buckets=LATENCY_LOWR_BUCKETS,
+                registry=self.registry,
+            ),
+        )
+        instrumentator.instrument(app)
 
     def start_server(self, host: str, port: int) -> None:
         if not port:
@@ -120,9 +96,9 @@ class Metrics:
         self._server = make_server(
             host,
             port,
-            _only_metrics_path(make_wsgi_app(self.registry)),
-            _ThreadingServer,
-            handler_class=_QuietHandler,
+            only_metrics_path(make_wsgi_app(self.registry)),
+            ThreadingServer,
+            handler_class=QuietHandler,
         )
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
@@ -133,16 +109,16 @@ class Metrics:
             self._server = None
 
 
-class _ThreadingServer(ThreadingMixIn, WSGIServer):
+class ThreadingServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
 
 
-class _QuietHandler(WSGIRequestHandler):
+class QuietHandler(WSGIRequestHandler):
     def log_message(self, *args) -> None:  # scrapes are not worth a log line each
         pass
 
 
-def _only_metrics_path(metrics_app):
+def only_metrics_path(metrics_app):
     """prometheus_client answers every path; this listener serves /metrics and nothing else."""
 
     def app(environ, start_response):

@@ -13,8 +13,8 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
 from fastapi_example.counts import recount
-from fastapi_example.login import set_password
 from fastapi_example.models import ADMIN_ROLE_ID, USER_ROLE_ID, Role, User, Version
+from fastapi_example.security import hash_password
 from fastapi_example.settings import PACKAGE_DIR, Settings
 
 log = logging.getLogger(__name__)
@@ -85,8 +85,10 @@ def seed(session: Session, settings: Settings) -> None:
     session.add_all(Version(version=v, supported=s) for v, s in wanted.items())
     session.flush()
     if session.exec(select(User).where(User.username == settings.admin_username)).first() is None:
-        admin = User(username=settings.admin_username, role_id=ADMIN_ROLE_ID, hashed_password="")
-        set_password(admin, settings.admin_password, settings)
+        hashed = hash_password(settings.admin_password, settings.password_pepper)
+        admin = User(
+            username=settings.admin_username, role_id=ADMIN_ROLE_ID, hashed_password=hashed
+        )
         session.add(admin)
         log.info("created the first admin", extra={"username": settings.admin_username})
     session.commit()

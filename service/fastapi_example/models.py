@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 from typing import Annotated
 
+import pydantic
 from annotated_types import Ge, Le
 from pydantic import AfterValidator, StringConstraints
 from sqlalchemy import BigInteger, Column, ForeignKey, Integer
@@ -56,6 +57,9 @@ ItemName = Annotated[
 ]
 Description = Annotated[str, StringConstraints(max_length=1000), AfterValidator(_storable)]
 Id = Annotated[int, Ge(1), Le(MAX_ID)]
+MAX_PAGE = MAX_ID
+# A list filter's text: a case-insensitive substring.
+Filter = Annotated[Text | None, pydantic.Field(min_length=1, max_length=100)]
 
 ADMIN_ROLE_ID = 1
 USER_ROLE_ID = 2
@@ -126,6 +130,18 @@ class UserCreated(UserPublic):
     )
 
 
+class ListQuery(pydantic.BaseModel):
+    """A list route's query: the page, the limit and, in a subclass, the filters."""
+
+    page: Annotated[int, Ge(1), Le(MAX_PAGE)] = 1
+    limit: Annotated[int, Ge(1), Le(100)] = 20
+
+
+class UserQuery(ListQuery):
+    username: Filter = None
+    activated: bool | None = None
+
+
 class UsersPage(SQLModel):
     page: int
     limit: int
@@ -175,6 +191,11 @@ class ItemPublic(ItemBase):
     user_id: int
     created_at: datetime
     updated_at: datetime
+
+
+class ItemQuery(ListQuery):
+    name: Filter = None
+    description: Filter = None
 
 
 class ItemsPage(SQLModel):

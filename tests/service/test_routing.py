@@ -1,7 +1,6 @@
-"""Routing through the PrefixedRouters: only the router of the path's prefix is scanned."""
+"""Routing at and around the routers' prefixes: 404s, 405s and the static files at /."""
 
 import pytest
-from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from fastapi_example.main import create_app
@@ -15,24 +14,7 @@ def app_client(tmp_path_factory):
         yield client
 
 
-def test_a_request_matches_only_routes_under_its_prefix(app_client, monkeypatch):
-    tried: list[str] = []
-    matches = APIRoute.matches
-
-    def counted(route, scope):
-        tried.append(route.path)
-        return matches(route, scope)
-
-    monkeypatch.setattr(APIRoute, "matches", counted)
-    # /roles is included after /items and /auth: their routes are not even tried.
-    assert app_client.get("/roles").status_code == 200
-    assert tried and all(path.startswith("/roles") for path in tried), tried
-    tried.clear()
-    assert app_client.get("/healthz").status_code == 200
-    assert not any(path.startswith(("/items", "/auth", "/roles", "/users")) for path in tried)
-
-
-def test_matching_is_unchanged_at_and_around_the_prefixes(app_client):
+def test_matching_at_and_around_the_prefixes(app_client):
     assert app_client.get("/roles/2").json() == {"id": 2, "name": "user"}
     assert app_client.get("/versions").status_code == 200
     # A known path with another method: 405 with the methods it has.

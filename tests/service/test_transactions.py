@@ -1,36 +1,31 @@
-"""Database.transaction: the hot writes' Core statements in one writer transaction.
+"""Database.transaction: statements in one transaction, committed at the end of the block,
+rolled back when it raises; a connection lost or interrupted mid-statement is never reused.
 
-On MariaDB they are sent by asyncmy on a connection of SQLAlchemy's writer pool (driver.py);
-on SQLite through SQLAlchemy. Run on a fresh Database of the suite's backend, so its writer
-pool holds only the connections these tests open.
+Run on a fresh Database of the suite's backend, so its pool holds only the connections
+these tests open.
 """
 
 import asyncio
 
 import pytest
-from sqlalchemy import bindparam, func, select
-from sqlalchemy.exc import DBAPIError
 
-from fastapi_example.db import Database
-from fastapi_example.driver import Prepared
-from fastapi_example.models import Item, ItemPublic, utcnow
-from fastapi_example.routes import items
-from fastapi_example.rows import public_columns
+from fastapi_example.db import Database, DatabaseUnavailable
+from fastapi_example.models import utcnow
 from tests.service.conftest import unique
 from tests.support import mariadb
 
 MARIADB = pytest.mark.parametrize("backend", ["mariadb"], indirect=True)
-CONNECTION_ID = Prepared(select(func.connection_id().label("id")))
-SLEEP = Prepared(select(func.sleep(bindparam("seconds")).label("slept")))
-NAMED = Prepared(select(*public_columns(ItemPublic, Item)).where(Item.name == bindparam("name")))
+INSERT = (
+    "INSERT INTO items (name, description, user_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?)"
+)
+NAMED = "SELECT id, name, user_id, created_at FROM items WHERE name = ?"
 
 
-def run(api_settings, scenario):
+def run(api_settings, scenario, **settings):
     """scenario(database) on a fresh Database, disposed of at the end."""
-    database = Database(api_settings)
+    database = Database(api_settings.model_copy(update=settings))
 
     async def main():
-        await database.start()
         try:
             return await scenario(database)
         finally:
@@ -39,29 +34,29 @@ def run(api_settings, scenario):
     return asyncio.run(main())
 
 
-def test_what_is_not_committed_is_rolled_back_and_what_is_stays(api_settings, new_account):
+def test_what_raises_is_rolled_back_and_what_ends_is_committed(api_settings, new_account):
     owner, now = new_account(), utcnow()
-    row = {"description": None, "user_id": owner.id, "created_at": now, "updated_at": now}
+    dropped, kept = unique("dropped-"), unique("kept-")
 
-    kept, dropped = {**row, "name": unique("kept-")}, {**row, "name": unique("dropped-")}
-
-    async def scenario(database: Database) -> list[list]:
+    async def scenario(database: Database) -> list:
         with pytest.raises(RuntimeError):
-            async with database.transaction() as transaction:
-                await transaction.insert(items._INSERT, dropped)
-                raise RuntimeError("the endpoint failed before its commit")
-        async with database.transaction() as transaction:
-            kept_id = await transaction.insert(items._INSERT, kept)
-            await transaction.commit()
-        found = [await database.rows(NAMED, {"name": row["name"]}) for row in (dropped, kept)]
+            async with database.transaction() as tx:
+                await tx.insert(INSERT, dropped, None, owner.id, now, now)
+                raise RuntimeError("the endpoint failed before the block ended")
+        async with database.transaction() as tx:
+            kept_id = await tx.insert(INSERT, kept, None, owner.id, now, now)
+        found = [await database.fetch_all(NAMED, name) for name in (dropped, kept)]
         assert found[1][0]["id"] == kept_id
         return found
 
     found_dropped, found_kept = run(api_settings, scenario)
     assert found_dropped == []
     assert [(r["name"], r["user_id"], r["created_at"]) for r in found_kept] == [
-        (kept["name"], owner.id, now)
+        (kept, owner.id, now)
     ]
+
+
+CONNECTION_ID = "SELECT connection_id() AS id"
 
 
 def kill(connection_id: int) -> None:
@@ -72,34 +67,35 @@ def kill(connection_id: int) -> None:
 @MARIADB
 def test_a_connection_lost_mid_transaction_fails_it_and_is_not_reused(api_settings):
     async def scenario(database: Database) -> tuple[int, list[int]]:
-        async with database.transaction() as transaction:
-            (lost,) = await transaction.rows(CONNECTION_ID, {})
-            kill(lost["id"])
-            with pytest.raises(DBAPIError):
-                await transaction.rows(CONNECTION_ID, {})
+        with pytest.raises(DatabaseUnavailable):
+            async with database.transaction() as tx:
+                lost = (await tx.fetch_one(CONNECTION_ID))["id"]
+                kill(lost)
+                await tx.fetch_one(CONNECTION_ID)
         after = []
         for _ in range(3):  # the pool holds one connection: a dead one would come back
-            async with database.transaction() as transaction:
-                after += [row["id"] for row in await transaction.rows(CONNECTION_ID, {})]
-        return lost["id"], after
+            async with database.transaction() as tx:
+                after.append((await tx.fetch_one(CONNECTION_ID))["id"])
+        return lost, after
 
-    lost, after = run(api_settings, scenario)
+    lost, after = run(api_settings, scenario, db_pool_size=1)
     assert len(after) == 3 and lost not in after
 
 
 @MARIADB
 def test_a_statement_cancelled_mid_answer_drops_its_connection(api_settings):
     async def scenario(database: Database) -> tuple[int, int]:
-        async with database.transaction() as transaction:
-            (first,) = await transaction.rows(CONNECTION_ID, {})
-            with pytest.raises(TimeoutError):
-                async with asyncio.timeout(0.2):
-                    await transaction.rows(SLEEP, {"seconds": 2})
-        async with database.transaction() as transaction:
-            (second,) = await transaction.rows(CONNECTION_ID, {})
-        return first["id"], second["id"]
+        with pytest.raises(DatabaseUnavailable):  # it cannot commit what it began
+            async with database.transaction() as tx:
+                first = (await tx.fetch_one(CONNECTION_ID))["id"]
+                with pytest.raises(TimeoutError):
+                    async with asyncio.timeout(0.2):
+                        await tx.fetch_one("SELECT sleep(2) AS slept")
+        async with database.transaction() as tx:
+            second = (await tx.fetch_one(CONNECTION_ID))["id"]
+        return first, second
 
-    first, second = run(api_settings, scenario)
+    first, second = run(api_settings, scenario, db_pool_size=1)
     # Its answer was still on the way: reused, it would have read the SLEEP's result.
     assert first != second
 

@@ -7,9 +7,10 @@ from fastapi.openapi.docs import get_redoc_html
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
-from fastapi_example.db import SessionDep
+from fastapi_example.db import DatabaseDep
 from fastapi_example.deps import SettingsDep
 from fastapi_example.login import authenticate
+from fastapi_example.models import ADMIN_ROLE_ID
 
 router = APIRouter(include_in_schema=False)
 _basic = HTTPBasic(auto_error=False)
@@ -18,7 +19,7 @@ _CHALLENGE = {"WWW-Authenticate": 'Basic realm="fastapi-example docs"'}
 
 async def docs_access(
     request: Request,
-    db: SessionDep,
+    db: DatabaseDep,
     settings: SettingsDep,
     credentials: Annotated[HTTPBasicCredentials | None, Depends(_basic)],
 ) -> None:
@@ -34,8 +35,7 @@ async def docs_access(
         request.app.state.metrics,
         challenge=_CHALLENGE,
     )
-    await db.commit()
-    if settings.docs_access == "admin" and not user.is_admin:
+    if settings.docs_access == "admin" and user["role_id"] != ADMIN_ROLE_ID:
         raise HTTPException(status_code=403, detail="Admin rights required")
 
 

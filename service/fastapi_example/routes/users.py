@@ -1,145 +1,112 @@
-from fastapi import HTTPException, Request, Response, status
-from fastapi.exceptions import RequestValidationError
-from sqlmodel.ext.asyncio.session import AsyncSession
+from typing import Annotated
 
-from fastapi_example.db import SessionDep, database
-from fastapi_example.deps import AdminUser, Caller, CallerRoute, SettingsDep, current_user
-from fastapi_example.errors import unique_or_409
-from fastapi_example.login import set_password
+from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi.exceptions import RequestValidationError
+
+from fastapi_example.data import catalog, sessions, users
+from fastapi_example.db import Database, DatabaseDep, Row, UniqueViolation
+from fastapi_example.deps import AdminUser, Caller, CurrentUser, SettingsDep, VersionChecked
+from fastapi_example.deps import current_user as logged_in
+from fastapi_example.login import password_hash
 from fastapi_example.models import (
+    ADMIN_ROLE_ID,
     Id,
-    Role,
-    User,
     UserCreate,
     UserCreated,
     UserPublic,
+    UserQuery,
     UsersPage,
     UserUpdate,
-    utcnow,
 )
-from fastapi_example.paging import Filter, ListQuery, Paging, contains, equals
-from fastapi_example.params import InPath
-from fastapi_example.routes import PrefixedRouter
-from fastapi_example.rows import read_by_id
-from fastapi_example.security import generate_password, hashing
-from fastapi_example.sessions import revoke_sessions
+from fastapi_example.security import generate_password
 
-# Every route needs a caller (CallerRoute: X-Version, then the bearer token).
-router = PrefixedRouter(prefix="/users", tags=["users"], route_class=CallerRoute)
+# Every route: the X-Version check, then a caller with a valid access token.
+router = APIRouter(
+    prefix="/users", tags=["users"], dependencies=[VersionChecked, Depends(logged_in)]
+)
 
-
-class UserPath(InPath):
-    user_id: Id
-
-
-async def _check_role(db: AsyncSession, role_id: int) -> None:
-    if await db.get(Role, role_id) is None:
-        raise RequestValidationError(
-            [
-                {
-                    "type": "value_error",
-                    "loc": ("body", "role_id"),
-                    "msg": "Unknown role",
-                    "input": role_id,
-                }
-            ]
-        )
-
-
+USER_NOT_FOUND = "User not found"
 USERNAME_TAKEN = "Username already taken"
 
 
+async def _check_role(db: Database, role_id: int) -> None:
+    if not await catalog.role_exists(db, role_id):
+        error = {"type": "value_error", "loc": ("body", "role_id"), "msg": "Unknown role"}
+        raise RequestValidationError([{**error, "input": role_id}])
+
+
 @router.post("", response_model=UserCreated, status_code=status.HTTP_201_CREATED)
-async def create_user(body: UserCreate, _admin: AdminUser, db: SessionDep, settings: SettingsDep):
+async def create_user(body: UserCreate, _admin: AdminUser, db: DatabaseDep, settings: SettingsDep):
     """Create a user; without a password one is generated and returned this once."""
     await _check_role(db, body.role_id)
     password = body.password or generate_password()
-    user = User(username=body.username, role_id=body.role_id, hashed_password="")
-    await hashing(set_password, user, password, settings)
-    db.add(user)
-    await unique_or_409(db, db.commit(), USERNAME_TAKEN)
-    generated = None if body.password else password
-    return UserCreated(**user.model_dump(), password=generated)
+    hashed = await password_hash(password, settings)
+    try:
+        user = await users.create_user(db, body.username, body.role_id, hashed)
+    except UniqueViolation:
+        raise HTTPException(status_code=409, detail=USERNAME_TAKEN) from None
+    return {**user, "password": None if body.password else password}
 
 
-USER_FILTERS = {"username": contains(User.username), "activated": equals(User.activated)}
+@router.get("", response_model=UsersPage)
+async def list_users(db: DatabaseDep, query: Annotated[UserQuery, Query()]):
+    total, page = await users.list_users(db, query)
+    return {"page": query.page, "limit": query.limit, "total": total, "users": page}
 
 
-class UserQuery(ListQuery):
-    username: Filter = None
-    activated: bool | None = None
-
-
-@router.get("", response_model=UsersPage, openapi_extra=UserQuery.documented())
-async def list_users(request: Request) -> Response:
-    query = UserQuery.of(request)
-    return await Paging(query.page, query.limit).answer(
-        database(request), UserPublic, User, USER_FILTERS, query.filters(), "users"
-    )
-
-
-USER_NOT_FOUND = "User not found"
-
-
-async def _get_user(db: AsyncSession, user_id: int) -> User:
-    user = await db.get(User, user_id)
+@router.get("/{user_id}", response_model=UserPublic)
+async def read_user(user_id: Id, db: DatabaseDep):
+    user = await users.read_user(db, user_id)
     if user is None:
         raise HTTPException(status_code=404, detail=USER_NOT_FOUND)
     return user
 
 
-@router.get("/{user_id}", response_model=UserPublic, openapi_extra=UserPath.documented())
-async def read_user(request: Request) -> Response:
-    user_id = UserPath.of(request).user_id
-    return await read_by_id(database(request), UserPublic, User, user_id, USER_NOT_FOUND)
-
-
-async def _editable_user(db: AsyncSession, caller: Caller, user_id: int) -> User:
+async def _editable_user(db: Database, caller: Caller, user_id: int) -> Row:
     """The target of a PATCH/DELETE: yourself, or (for an admin) any non-admin user."""
-    if user_id == caller.id:
-        return await _get_user(db, user_id)
-    if not caller.is_admin:
+    if user_id != caller.id and not caller.is_admin:
         raise HTTPException(status_code=403, detail="You may only change your own account")
-    target = await _get_user(db, user_id)
-    if target.is_admin:
+    user = await users.read_user(db, user_id)
+    if user is None:
+        raise HTTPException(status_code=404, detail=USER_NOT_FOUND)
+    if user_id != caller.id and user["role_id"] == ADMIN_ROLE_ID:
         raise HTTPException(status_code=403, detail="An admin account is changed only by itself")
-    return target
-
-
-@router.patch("/{user_id}", response_model=UserPublic, openapi_extra=UserPath.documented())
-async def update_user(body: UserUpdate, request: Request, db: SessionDep, settings: SettingsDep):
-    caller = current_user(request)
-    user = await _editable_user(db, caller, UserPath.of(request).user_id)
-    changes = body.model_dump(exclude_unset=True)
-    yourself = user.id == caller.id
-    if yourself and changes.get("role_id", user.role_id) != user.role_id:
-        raise HTTPException(status_code=403, detail="You cannot change your own role")
-    if yourself and changes.get("activated", user.activated) != user.activated:
-        raise HTTPException(status_code=403, detail="You cannot change your own activation")
-    if "role_id" in changes:
-        await _check_role(db, changes["role_id"])
-    for field in changes.keys() & {"username", "role_id", "activated"}:
-        setattr(user, field, changes[field])
-    if "password" in changes:
-        await hashing(set_password, user, changes["password"], settings)
-        # Other devices must log in again with the new password.
-        await revoke_sessions(db, user.id, keep_id=caller.session_id if yourself else None)
-    if not user.activated:
-        await revoke_sessions(db, user.id)
-    user.updated_at = utcnow()
-    db.add(user)
-    await unique_or_409(db, db.commit(), USERNAME_TAKEN)
     return user
 
 
-@router.delete(
-    "/{user_id}", status_code=status.HTTP_204_NO_CONTENT, openapi_extra=UserPath.documented()
-)
-async def disable_user(request: Request, db: SessionDep) -> None:
+@router.patch("/{user_id}", response_model=UserPublic)
+async def update_user(
+    user_id: Id, body: UserUpdate, caller: CurrentUser, db: DatabaseDep, settings: SettingsDep
+):
+    user = await _editable_user(db, caller, user_id)
+    changes = body.model_dump(exclude_unset=True)
+    yourself = user_id == caller.id
+    if yourself and changes.get("role_id", user["role_id"]) != user["role_id"]:
+        raise HTTPException(status_code=403, detail="You cannot change your own role")
+    if yourself and changes.get("activated", user["activated"]) != user["activated"]:
+        raise HTTPException(status_code=403, detail="You cannot change your own activation")
+    if "role_id" in changes:
+        await _check_role(db, changes["role_id"])
+    if "password" in changes:
+        changes["hashed_password"] = await password_hash(changes.pop("password"), settings)
+    try:
+        async with db.transaction() as tx:
+            await users.update_user(tx, user_id, changes)
+            if "hashed_password" in changes:
+                # Other devices must log in again with the new password.
+                keep = caller.session_id if yourself else None
+                await sessions.revoke_sessions(tx, user_id, keep_id=keep)
+            if not changes.get("activated", user["activated"]):
+                await sessions.revoke_sessions(tx, user_id)
+    except UniqueViolation:
+        raise HTTPException(status_code=409, detail=USERNAME_TAKEN) from None
+    return await users.read_user(db, user_id)
+
+
+@router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def disable_user(user_id: Id, caller: CurrentUser, db: DatabaseDep) -> None:
     """Disable the account (it is kept) and end all its sessions."""
-    user = await _editable_user(db, current_user(request), UserPath.of(request).user_id)
-    user.activated = False
-    user.updated_at = utcnow()
-    await revoke_sessions(db, user.id)
-    db.add(user)
-    await db.commit()
+    await _editable_user(db, caller, user_id)
+    async with db.transaction() as tx:
+        await users.update_user(tx, user_id, {"activated": False})
+        await sessions.revoke_sessions(tx, user_id)

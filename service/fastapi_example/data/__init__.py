@@ -1,0 +1,1 @@
+"""The SQL each resource's routes run, one module per resource, on db.Database."""

@@ -1,0 +1,138 @@
+"""Sessions (one tokens row per device): the caller of a token, open, rotate, end, revoke.
+
+The database keeps only the SHA-256 digests of the tokens (security.token_digest).
+"""
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from fastapi_example.db import Connection, Database, Row, retry_on_deadlock
+from fastapi_example.models import TokenPair, utcnow
+from fastapi_example.security import new_token, token_digest
+from fastapi_example.settings import Settings
+
+
+async def caller_of_access_token(db: Database, digest: str) -> Row | None:
+    """The active user of a live access token, with UserPublic's fields and the session's id."""
+    row = await db.fetch_one(
+        "SELECT u.username, u.id, u.role_id, u.activated, u.created_at, u.updated_at,"
+        " t.id AS session_id, t.access_expires_at"
+        " FROM tokens t JOIN users u ON u.id = t.user_id"
+        " WHERE t.access_token_hash = ?",
+        digest,
+    )
+    if row is None or not row["activated"] or row.pop("access_expires_at") <= utcnow():
+        return None
+    row["activated"] = True
+    return row
+
+
+def _issue(user_id: int, settings: Settings, now: datetime) -> tuple[TokenPair, dict[str, Any]]:
+    """A fresh pair of tokens for a session, and the columns that keep only their digests."""
+    access, refresh = new_token(), new_token()
+    columns = {
+        "access_token_hash": token_digest(access),
+        "access_expires_at": now + timedelta(minutes=settings.access_token_minutes),
+        "refresh_token_hash": token_digest(refresh),
+        "refresh_expires_at": now + timedelta(days=settings.refresh_token_days),
+    }
+    pair = TokenPair(
+        id=user_id,
+        access_token=access,
+        expires=settings.access_token_minutes * 60,
+        refresh_token=refresh,
+    )
+    return pair, columns
+
+
+async def open_session(db: Database, user_id: int, settings: Settings) -> TokenPair:
+    return await retry_on_deadlock(_open_session, db, user_id, settings)
+
+
+async def _open_session(db: Database, user_id: int, settings: Settings) -> TokenPair:
+    """A new session; expired ones and the oldest beyond max_sessions_per_user go.
+
+    The user's row is locked first, so concurrent logins of one user queue up here; their
+    sessions are then read with a locking read (it sees what the logins before committed)
+    and deleted by primary key, which locks no ranges that other users' logins need.
+    """
+    async with db.transaction() as tx:
+        await tx.fetch_one("SELECT id FROM users WHERE id = ? FOR UPDATE", user_id)
+        now = utcnow()
+        sessions = await tx.fetch_all(
+            "SELECT id, refresh_expires_at FROM tokens WHERE user_id = ?"
+            " ORDER BY created_at DESC, id DESC FOR UPDATE",
+            user_id,
+        )
+        live = [s["id"] for s in sessions if s["refresh_expires_at"] > now]
+        keep = set(live[: max(settings.max_sessions_per_user - 1, 0)])
+        for session in sessions:
+            if session["id"] not in keep:
+                await tx.execute("DELETE FROM tokens WHERE id = ?", session["id"])
+        pair, columns = _issue(user_id, settings, now)
+        await tx.insert(
+            "INSERT INTO tokens (user_id, access_token_hash, access_expires_at,"
+            " refresh_token_hash, refresh_expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            user_id,
+            *columns.values(),
+            now,
+        )
+    return pair
+
+
+async def rotate_session(db: Database, refresh_token: str, settings: Settings) -> TokenPair | None:
+    return await retry_on_deadlock(_rotate_session, db, token_digest(refresh_token), settings)
+
+
+async def _rotate_session(db: Database, digest: str, settings: Settings) -> TokenPair | None:
+    """New tokens for a live refresh token; a reused (already rotated) one ends its session."""
+    async with db.transaction() as tx:
+        session = await tx.fetch_one(
+            "SELECT t.id, t.user_id, t.refresh_expires_at, u.activated"
+            " FROM tokens t JOIN users u ON u.id = t.user_id"
+            " WHERE t.refresh_token_hash = ? FOR UPDATE",
+            digest,
+        )
+        if session is None:
+            await _end_reused(tx, digest)
+            return None
+        now = utcnow()
+        if session["refresh_expires_at"] <= now or not session["activated"]:
+            return None
+        await tx.insert(
+            "INSERT INTO rotated_refresh_tokens (refresh_token_hash, token_id, expires_at)"
+            " VALUES (?, ?, ?)",
+            digest,
+            session["id"],
+            session["refresh_expires_at"],
+        )
+        pair, columns = _issue(session["user_id"], settings, now)
+        await tx.execute(
+            "UPDATE tokens SET access_token_hash = ?, access_expires_at = ?,"
+            " refresh_token_hash = ?, refresh_expires_at = ? WHERE id = ?",
+            *columns.values(),
+            session["id"],
+        )
+    return pair
+
+
+async def _end_reused(tx: Connection, digest: str) -> None:
+    """A refresh token that was already exchanged ends its session (a thief may hold it)."""
+    reused = await tx.fetch_one(
+        "SELECT token_id FROM rotated_refresh_tokens WHERE refresh_token_hash = ?", digest
+    )
+    if reused is not None:
+        # Its rotated digests go with it (ON DELETE CASCADE).
+        await tx.execute("DELETE FROM tokens WHERE id = ?", reused["token_id"])
+
+
+async def end_session(db: Database, session_id: int) -> None:
+    await db.execute("DELETE FROM tokens WHERE id = ?", session_id)
+
+
+async def revoke_sessions(tx: Connection, user_id: int, keep_id: int | None = None) -> None:
+    """End every session of a user (but keep_id), in the caller's transaction."""
+    if keep_id is None:
+        await tx.execute("DELETE FROM tokens WHERE user_id = ?", user_id)
+    else:
+        await tx.execute("DELETE FROM tokens WHERE user_id = ? AND id <> ?", user_id, keep_id)

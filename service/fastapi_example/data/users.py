@@ -1,0 +1,71 @@
+"""Users: read, list, create and change; their password hashes for login."""
+
+from typing import Any
+
+from fastapi_example.data.paging import Filters, counted_page
+from fastapi_example.db import Connection, Database, Row
+from fastapi_example.models import UserQuery, utcnow
+
+# UserPublic's fields, in its order.
+COLUMNS = "username, id, role_id, activated, created_at, updated_at"
+CHANGEABLE = ("username", "hashed_password", "role_id", "activated")
+
+
+async def read_user(db: Database, user_id: int) -> Row | None:
+    return await db.fetch_one(
+        "SELECT username, id, role_id, activated, created_at, updated_at FROM users WHERE id = ?",
+        user_id,
+    )
+
+
+async def user_by_name(db: Database, username: str) -> Row | None:
+    """The user with exactly this name, its password hash included."""
+    user = await db.fetch_one(
+        "SELECT id, username, hashed_password, role_id, activated FROM users WHERE username = ?",
+        username,
+    )
+    # MySQL compares with PAD SPACE: "admin " finds "admin".
+    return user if user is not None and user["username"] == username else None
+
+
+async def list_users(db: Database, query: UserQuery) -> tuple[int, list[Row]]:
+    """(how many match, the page): the username filtered by substring, any case."""
+    filters = Filters()
+    filters.contains("username", query.username)
+    filters.equals("activated", query.activated)
+    return await counted_page(db, COLUMNS, "users", filters, query.page, query.limit)
+
+
+async def create_user(db: Database, username: str, role_id: int, hashed_password: str) -> Row:
+    """The new user; db.UniqueViolation if the username is taken."""
+    now = utcnow()
+    user_id = await db.insert(
+        "INSERT INTO users (username, hashed_password, role_id, activated, created_at,"
+        " updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+        username,
+        hashed_password,
+        role_id,
+        True,
+        now,
+        now,
+    )
+    return {"username": username, "id": user_id, "role_id": role_id, "activated": True,
+            "created_at": now, "updated_at": now}  # fmt: skip
+
+
+async def update_user(tx: Connection, user_id: int, changes: dict[str, Any]) -> None:
+    """Set the given columns (of CHANGEABLE) and updated_at; db.UniqueViolation if the new
+    username is taken."""
+    columns = [column for column in CHANGEABLE if column in changes]
+    assignments = ", ".join(f"{column} = ?" for column in [*columns, "updated_at"])
+    await tx.execute(
+        f"UPDATE users SET {assignments} WHERE id = ?",  # noqa: S608 - column names are constants
+        *(changes[column] for column in columns),
+        utcnow(),
+        user_id,
+    )
+
+
+async def set_password_hash(db: Database, user_id: int, hashed_password: str) -> None:
+    """A hash upgraded at login (an older scheme or setting)."""
+    await db.execute("UPDATE users SET hashed_password = ? WHERE id = ?", hashed_password, user_id)

@@ -1,0 +1,159 @@
+"""The request database (db.Database, dialects.py) on both backends: one SQL text for MySQL
+and SQLite, the same rows and errors back, and the pool's limits."""
+
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from fastapi.testclient import TestClient
+
+from fastapi_example import db as db_module
+from fastapi_example.db import PING_AFTER_IDLE_SECONDS, Database, UniqueViolation
+from fastapi_example.dialects import MySQL, SQLite
+from fastapi_example.main import create_app
+from tests.service.conftest import ADMIN, bearer, login, unique
+from tests.support import mariadb
+
+MARIADB = pytest.mark.parametrize("backend", ["mariadb"], indirect=True)
+
+
+def run(api_settings, scenario, **settings):
+    """scenario(database) on a fresh Database of the suite's backend, disposed of after."""
+    database = Database(api_settings.model_copy(update=settings))
+
+    async def main():
+        try:
+            return await scenario(database)
+        finally:
+            await database.dispose()
+
+    return asyncio.run(main())
+
+
+def test_one_sql_text_for_both_drivers():
+    sql = "SELECT name FROM items WHERE name LIKE '5%' AND id = ? FOR UPDATE"
+    assert MySQL.statement(sql) == (
+        "SELECT name FROM items WHERE name LIKE '5%%' AND id = %s FOR UPDATE"
+    )
+    # SQLite has no row locks: its transactions take the write lock at BEGIN.
+    assert SQLite.statement(sql) == "SELECT name FROM items WHERE name LIKE '5%' AND id = ?"
+    assert SQLite.begin == "BEGIN IMMEDIATE" and MySQL.begin == "BEGIN"
+
+
+def test_datetimes_come_back_aware_in_utc_and_are_stored_in_utc(api_settings):
+    name = unique("utc-")[:30]
+    local = datetime(2030, 1, 2, 3, 4, 5, 678901, tzinfo=timezone(timedelta(hours=2)))
+
+    async def scenario(database: Database):
+        await database.insert(
+            "INSERT INTO login_failures (username, failed_at) VALUES (?, ?)", name, local
+        )
+        found = await database.fetch_one(
+            "SELECT failed_at FROM login_failures WHERE username = ? AND failed_at = ?",
+            name,
+            local,
+        )
+        await database.execute("DELETE FROM login_failures WHERE username = ?", name)
+        return found
+
+    row = run(api_settings, scenario)
+    assert row["failed_at"] == local
+    assert row["failed_at"].tzinfo == UTC and row["failed_at"].hour == 1
+
+
+def test_a_refused_write_is_a_unique_violation_and_the_connection_stays(api_settings):
+    async def scenario(database: Database) -> list[str]:
+        async with database.connection() as connection:
+            with pytest.raises(UniqueViolation):
+                await connection.insert("INSERT INTO roles (id, name) VALUES (?, ?)", 3, "admin")
+            assert not connection.broken
+            return [row["name"] for row in await connection.fetch_all("SELECT name FROM roles")]
+
+    assert sorted(run(api_settings, scenario)) == ["admin", "user"]
+
+
+def test_an_update_counts_the_rows_it_matched(api_settings, new_account):
+    owner = new_account()
+
+    async def scenario(database: Database) -> list[int]:
+        sql = "UPDATE users SET role_id = role_id WHERE id = ?"  # matched, not changed
+        return [await database.execute(sql, owner.id), await database.execute(sql, 0)]
+
+    assert run(api_settings, scenario) == [1, 0]
+
+
+def test_more_requests_than_connections_wait_their_turn(api_settings):
+    async def scenario(database: Database) -> list[int]:
+        async def hold(n: int) -> int:
+            async with database.connection() as connection:
+                await connection.fetch_one("SELECT 1 AS one")
+                await asyncio.sleep(0.05)  # hold it: the others must wait
+                return n
+
+        return await asyncio.gather(*(hold(n) for n in range(6)))
+
+    started = time.monotonic()
+    assert run(api_settings, scenario, db_pool_size=2) == list(range(6))
+    assert time.monotonic() - started >= 0.15  # three rounds of two
+
+
+def test_an_exhausted_pool_is_a_json_503_with_retry_after(api_settings, monkeypatch):
+    monkeypatch.setattr(db_module, "POOL_TIMEOUT_SECONDS", 0.2)
+    app = create_app(api_settings.model_copy(update={"db_pool_size": 1}))
+    with TestClient(app) as client:
+        headers = bearer(login(client, *ADMIN))
+        held = client.portal.call(app.state.db.pool.raw_connection)  # the one connection
+        try:
+            response = client.post("/items", json={"name": "never-written"}, headers=headers)
+        finally:
+            client.portal.call(held.close)
+        assert client.get("/auth/me", headers=headers).status_code == 200  # free again
+    assert response.status_code == 503, response.text
+    assert response.json()["detail"]
+    assert response.headers["Retry-After"]
+
+
+def test_an_invalid_body_is_a_422_without_waiting_for_a_connection(
+    api_settings, new_account, monkeypatch
+):
+    """The routes take a connection after FastAPI validated their input: a request that can
+    never write does not wait for one."""
+    headers = new_account().headers
+    monkeypatch.setattr(db_module, "POOL_TIMEOUT_SECONDS", 0.2)
+    settings = {"db_pool_size": 1, "versions_cache_seconds": 300}
+    app = create_app(api_settings.model_copy(update=settings))
+    with TestClient(app) as client:
+        assert client.get("/roles").status_code == 200  # the catalog is cached from now on
+        held = client.portal.call(app.state.db.pool.raw_connection)
+        try:
+            bad = [
+                client.post("/auth/refresh", json={}),
+                client.post("/auth/token", json={"username": ""}),
+                client.post("/items", json={}, headers=headers),
+            ]
+        finally:
+            client.portal.call(held.close)
+    assert [response.status_code for response in bad] == [422, 422, 503], [r.text for r in bad]
+
+
+@MARIADB
+def test_connections_the_server_closed_while_idle_are_replaced(client, new_account):
+    """A server restart, wait_timeout or a proxy ends idle connections: no request fails."""
+    account = new_account()
+    for _ in range(3):  # the pool holds connections now
+        assert client.get("/auth/me", headers=account.headers).status_code == 200
+    database = client.app.state.settings.db_name
+    with mariadb.connect() as conn, conn.cursor() as cursor:
+        cursor.execute(
+            "SELECT id FROM information_schema.processlist WHERE db = %s AND command = 'Sleep'",
+            (database,),
+        )
+        idle = [row[0] for row in cursor.fetchall()]
+        assert idle
+        for connection_id in idle:
+            cursor.execute(f"KILL CONNECTION {int(connection_id)}")
+    time.sleep(PING_AFTER_IDLE_SECONDS + 0.1)
+    for path in ("/auth/me", "/items?limit=5", "/roles"):
+        response = client.get(path, headers=account.headers)
+        assert response.status_code == 200, response.text
