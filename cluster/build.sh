@@ -109,6 +109,14 @@ prometheus_operator() {
   rm -rf "$out/src"
 }
 
+prometheus() {
+  module_copy "github.com/prometheus/prometheus@$PROMETHEUS_MODULE_VERSION"
+  local v=github.com/prometheus/common/version
+  (cd "$out/src" && GOFLAGS="$GOFLAGS -mod=mod" go build -trimpath -o "$out/prometheus" \
+    -ldflags "-s -w -X $v.Version=${PROMETHEUS_VERSION#v}" ./cmd/prometheus)
+  rm -rf "$out/src"
+}
+
 traefik_chart() {
   local dir
   dir=$(go mod download -json "github.com/traefik/traefik-helm-chart@$TRAEFIK_CHART_VERSION+incompatible" | jq -r .Dir)
@@ -124,4 +132,5 @@ build registry "$DISTRIBUTION_VERSION" registry
 build local-path-provisioner "$LOCAL_PATH_PROVISIONER_VERSION" local_path
 build traefik "$TRAEFIK_VERSION" traefik
 build prometheus-operator "$PROMETHEUS_OPERATOR_VERSION" prometheus_operator
+build prometheus "$PROMETHEUS_VERSION" prometheus
 build traefik-chart "$TRAEFIK_CHART_VERSION" traefik_chart

@@ -50,7 +50,7 @@ k8s=$(bin_dir kubernetes "$KUBERNETES_VERSION")
 operator=$(bin_dir prometheus-operator "$PROMETHEUS_OPERATOR_VERSION")
 
 # A tools base (iptables and ipset for the policy agent, a shell for local-path's helper
-# pods, libc for Debian's Prometheus) and a MariaDB base whose mysql user has the official
+# pods) and a MariaDB base whose mysql user has the official
 # image's uid, 999.
 [ "$recipe" = "$built_recipe" ] || podman rmi -i "$TOOLS_BASE" "$MARIADB_BASE" >/dev/null
 debootstrap_base "$TOOLS_BASE" iptables,ipset,conntrack,iproute2,ca-certificates
@@ -68,7 +68,7 @@ image local-path-provisioner "$LOCAL_PATH_PROVISIONER_VERSION" scratch \
 image prometheus-operator "$PROMETHEUS_OPERATOR_VERSION" scratch "$operator/operator" /bin/operator
 image prometheus-config-reloader "$PROMETHEUS_OPERATOR_VERSION" scratch \
   "$operator/prometheus-config-reloader" /bin/prometheus-config-reloader
-image prometheus "$PROMETHEUS_IMAGE_TAG" "$TOOLS_BASE" /usr/bin/prometheus /bin/prometheus 65534:65534
+image prometheus "$PROMETHEUS_VERSION" scratch "$(bin_dir prometheus "$PROMETHEUS_VERSION")/prometheus" /bin/prometheus
 
 if ! in_registry tools bookworm; then
   podman tag "$TOOLS_BASE" "$REGISTRY/tools:bookworm" && push tools bookworm

@@ -3,6 +3,7 @@
 enforced, and a small web image built here with podman and pushed to the cluster's registry.
 """
 
+import hashlib
 import json
 import subprocess
 import time
@@ -21,7 +22,6 @@ VERSIONS = dict(
     if line and not line.startswith("#")
 )
 REGISTRY = "localhost:5000"
-WEB_IMAGE = f"{REGISTRY}/smoke-web:1"
 # What the restricted Pod Security level asks of every container.
 RESTRICTED = {
     "allowPrivilegeEscalation": False,
@@ -94,28 +94,51 @@ def namespace(kubectl: Kubectl, request) -> str:
     kubectl("delete", "namespace", name, "--wait=false")
 
 
+# The smoke test's web server: `/` says hello, `/metrics` is a Prometheus target.
+WEB_SERVER = """\
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+PAGES = {
+    "/": ("text/plain", b"hello from smoke-web\\n"),
+    "/metrics": ("text/plain; version=0.0.4", b"# TYPE smoke_up gauge\\nsmoke_up 1\\n"),
+}
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        content_type, body = PAGES.get(self.path, ("text/plain", b"not found\\n"))
+        self.send_response(200 if self.path in PAGES else 404)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+HTTPServer(("", 8080), Handler).serve_forever()
+"""
+
+
 @pytest.fixture(scope="session")
 def web_image(kubectl: Kubectl, tmp_path_factory) -> str:
-    """A Python http.server serving /srv: `/` says hello, `/metrics` is a Prometheus target."""
+    """WEB_SERVER on the project's Python base image, tagged by its content (the kubelet
+    does not pull a tag it already has)."""
     podman = require_tool("podman", ".ci/setup-podman.sh")
     subprocess.run(["bash", str(REPO / ".ci" / "setup-podman.sh")], check=True)
+    image = f"{REGISTRY}/smoke-web:{hashlib.sha256(WEB_SERVER.encode()).hexdigest()[:12]}"
     context: Path = tmp_path_factory.mktemp("smoke-web")
-    (context / "site").mkdir()
-    (context / "site" / "index.html").write_text("hello from smoke-web\n")
-    (context / "site" / "metrics").write_text("# TYPE smoke_up gauge\nsmoke_up 1\n")
+    (context / "server.py").write_text(WEB_SERVER)
     (context / "Containerfile").write_text(
         "FROM localhost/pybase:bookworm\n"
-        "COPY site /srv\n"
-        "WORKDIR /srv\n"
-        'CMD ["python3", "-m", "http.server", "8080"]\n'
+        "COPY server.py /srv/server.py\n"
+        'CMD ["python3", "/srv/server.py"]\n'
     )
     for cmd in (
-        [podman, "build", "-q", "--network", "none", "-t", WEB_IMAGE, str(context)],
-        [podman, "push", "-q", "--tls-verify=false", WEB_IMAGE],
+        [podman, "build", "-q", "--network", "none", "-t", image, str(context)],
+        [podman, "push", "-q", "--tls-verify=false", image],
     ):
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, f"{' '.join(cmd)}:\n{done.stderr}"
-    return WEB_IMAGE
+    return image
 
 
 def container(name: str, image: str, **spec) -> dict:
@@ -164,20 +187,20 @@ def web_deployment(name: str, image: str, replicas: int = 1) -> list[dict]:
 
 
 def fetch_from_pod(
-    kubectl: Kubectl, namespace: str, name: str, image: str, url: str, labels: dict | None = None
+    kubectl: Kubectl,
+    namespace: str,
+    name: str,
+    image: str,
+    url: str,
+    labels: dict | None = None,
+    retry_for: int = 0,
 ) -> str:
-    """Run a pod that GETs `url` once; the pod's log: the body, or the error it met."""
-    script = (
-        "import sys, urllib.request\n"
-        "try:\n"
-        f"    print(urllib.request.urlopen({url!r}, timeout=5).read().decode(), end='')\n"
-        "except Exception as e:\n"
-        "    print('ERROR', type(e).__name__, e)\n"
-    )
+    """Run a pod that GETs `url`, again each second for `retry_for` seconds while it fails; the
+    pod's log: the body, or the last error it met."""
     kubectl.apply(
         pod(
             name,
-            container("fetch", image, command=["python3", "-c", script]),
+            container("fetch", image, command=["python3", "-c", fetch_script(url, retry_for)]),
             labels=labels,
             restartPolicy="Never",
         ),
@@ -189,5 +212,23 @@ def fetch_from_pod(
             kubectl("get", "pod", name, "-n", namespace, "-o", "jsonpath={.status.phase}")
             in ("Succeeded", "Failed")
         ),
+        timeout=120 + retry_for,
     )
     return kubectl("logs", name, "-n", namespace)
+
+
+def fetch_script(url: str, retry_for: int = 0) -> str:
+    """Python that prints the body at `url`, or the last error after `retry_for` seconds."""
+    return (
+        "import time, urllib.request\n"
+        f"deadline = time.monotonic() + {retry_for}\n"
+        "while True:\n"
+        "    try:\n"
+        f"        print(urllib.request.urlopen({url!r}, timeout=5).read().decode(), end='')\n"
+        "        break\n"
+        "    except Exception as e:\n"
+        "        if time.monotonic() > deadline:\n"
+        "            print('ERROR', type(e).__name__, e)\n"
+        "            break\n"
+        "        time.sleep(1)\n"
+    )

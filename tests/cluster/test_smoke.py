@@ -12,6 +12,7 @@ from tests.cluster.conftest import (
     VERSIONS,
     container,
     fetch_from_pod,
+    fetch_script,
     pod,
     wait_until,
     web_deployment,
@@ -24,24 +25,24 @@ def test_node_is_ready_and_every_pod_runs(kubectl):
     assert len(nodes) == 1
     conditions = {c["type"]: c["status"] for c in nodes[0]["status"]["conditions"]}
     assert conditions["Ready"] == "True"
-    pods = kubectl.json("get", "pods", "--all-namespaces")["items"]
-    system = [
+    # The add-ons' pods (local-path's short-lived helper pods, which no workload owns, aside).
+    pods = [
         p
-        for p in pods
+        for p in kubectl.json("get", "pods", "--all-namespaces")["items"]
         if p["metadata"]["namespace"]
         in ("kube-system", "local-path-storage", "monitoring", "traefik")
+        and p["metadata"].get("ownerReferences")
     ]
-    names = {p["metadata"]["name"].rsplit("-", 2)[0] for p in system}
-    for expected in (
-        "coredns",
-        "kube-router",
-        "local-path-provisioner",
-        "prometheus-operator",
-        "traefik",
-    ):
+    names = [p["metadata"]["name"] for p in pods]
+    for expected in ("coredns", "kube-router", "local-path-provisioner", "prometheus-operator",
+                     "prometheus-kps", "traefik"):  # fmt: skip
         assert any(n.startswith(expected) for n in names), f"no {expected} pod in {names}"
-    not_running = [p["metadata"]["name"] for p in system if p["status"]["phase"] != "Running"]
-    assert not not_running
+    not_ready = [
+        p["metadata"]["name"]
+        for p in pods
+        if not all(c["ready"] for c in p["status"].get("containerStatuses", [{"ready": False}]))
+    ]
+    assert not not_ready
 
 
 def test_version_is_stamped_for_kubectl_and_helm(kubectl, tmp_path):
@@ -151,33 +152,15 @@ for resource in ("pods", "secrets"):
 def test_service_name_resolves_from_another_pod(kubectl, namespace, web_image):
     kubectl.apply(*web_deployment("web", web_image, replicas=2), namespace=namespace)
     kubectl("rollout", "status", "deployment/web", "-n", namespace, "--timeout=120s")
-    # `kubectl run`, as a user would, with what the restricted level asks.
-    overrides = {
-        "spec": {
-            "containers": [
-                container(
-                    "client",
-                    web_image,
-                    command=[
-                        "python3",
-                        "-c",
-                        "import urllib.request; print(urllib.request.urlopen("
-                        f"'http://web.{namespace}.svc.cluster.local/', timeout=5)"
-                        ".read().decode(), end='')",
-                    ],
-                )
-            ]
-        }
-    }
+    # `kubectl run`, as a user would, with what the restricted level asks. kube-proxy
+    # programs the Service's endpoints a moment after the rollout: retry a few seconds.
+    url = f"http://web.{namespace}.svc.cluster.local/"
+    command = ["python3", "-c", fetch_script(url, retry_for=20)]
+    overrides = {"spec": {"containers": [container("client", web_image, command=command)]}}
     kubectl(
-        "run",
-        "client",
-        "-n",
-        namespace,
-        f"--image={web_image}",
-        "--restart=Never",
+        "run", "client", "-n", namespace, f"--image={web_image}", "--restart=Never",
         f"--overrides={json.dumps(overrides)}",
-    )
+    )  # fmt: skip
     wait_until(
         "the client pod to finish",
         lambda: (
@@ -260,7 +243,8 @@ def test_network_policy_denies_and_allows(kubectl, namespace, web_image):
     kubectl.apply(*web_deployment("web", web_image), namespace=namespace)
     kubectl("rollout", "status", "deployment/web", "-n", namespace, "--timeout=120s")
     url = f"http://web.{namespace}.svc.cluster.local/"
-    assert fetch_from_pod(kubectl, namespace, "before", web_image, url) == "hello from smoke-web\n"
+    before = fetch_from_pod(kubectl, namespace, "before", web_image, url, retry_for=20)
+    assert before == "hello from smoke-web\n"
     kubectl.apply(
         {
             "apiVersion": "networking.k8s.io/v1",
@@ -279,17 +263,18 @@ def test_network_policy_denies_and_allows(kubectl, namespace, web_image):
         },
         namespace=namespace,
     )
-    # The agent programs the node within seconds of the policy's creation.
+    # The agent programs the node within seconds of the policy's creation; it rejects a
+    # denied connection.
     attempt = iter(range(1000))
-    wait_until(
-        "the policy to deny",
-        lambda: fetch_from_pod(
-            kubectl, namespace, f"denied-{next(attempt)}", web_image, url
-        ).startswith("ERROR"),
-        timeout=90,
-    )
+
+    def denied() -> str:
+        answer = fetch_from_pod(kubectl, namespace, f"denied-{next(attempt)}", web_image, url)
+        return answer if answer.startswith("ERROR") else ""
+
+    assert "Connection refused" in wait_until("the policy to deny", denied, timeout=90)
+    # A new pod's address reaches the agent's rules a moment after the pod starts.
     allowed = fetch_from_pod(
-        kubectl, namespace, "allowed", web_image, url, labels={"access": "granted"}
+        kubectl, namespace, "allowed", web_image, url, labels={"access": "granted"}, retry_for=30
     )
     assert allowed == "hello from smoke-web\n"
 
