@@ -55,6 +55,9 @@ find /var/log/containers -maxdepth 1 -type l -lname "$CLUSTER_STATE/*" -delete 2
 rm -rf "$CLUSTER_STATE" "$CLUSTER_RUN"
 if [ -f "$HOME/.kube/config" ] && [ -x "$K8S_BIN/kubectl" ]; then
   k=("$K8S_BIN/kubectl" --kubeconfig "$HOME/.kube/config")
+  if [ "$("${k[@]}" config current-context 2>/dev/null)" = kubernetes-admin@fastapi-example ]; then
+    "${k[@]}" config unset current-context >/dev/null
+  fi
   "${k[@]}" config delete-context kubernetes-admin@fastapi-example >/dev/null 2>&1 || true
   "${k[@]}" config delete-cluster fastapi-example >/dev/null 2>&1 || true
   "${k[@]}" config delete-user kubernetes-admin >/dev/null 2>&1 || true
