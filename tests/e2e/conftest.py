@@ -1,28 +1,26 @@
-"""Fixtures of the end-to-end suite: the target (E2E_TARGET=local|kind), an HTTP client, users.
+"""Fixtures of the end-to-end suite, on the cluster of the current kubeconfig (`make
+cluster-up` here, kind on a laptop): the images (`make e2e-images` builds the API image and
+makes the cluster able to pull it), the main release the scenarios share, installed from the
+packaged chart with only the image overrides, an HTTP client through the Ingress, users.
 
-`local` (the default, `make test`): the chart's rendered containers run with podman against
-MariaDB on this machine. `kind` (`make e2e`): the release deployed by `make deploy`.
-"""
+Scenarios that need a release of their own (an empty database, existing Secrets, uninstall,
+kustomize) make one in a namespace of their own. Every namespace enforces Pod Security
+`restricted` and is deleted at the end (E2E_KEEP=1 keeps them to look at)."""
 
 import os
+import subprocess
 import uuid
 
 import httpx
 import pytest
 
-from tests.e2e.target import Target
+from tests.e2e.release import Cluster, Images, Release
 from tests.support.api_process import login
+from tests.support.tools import REPO, missing, require_tool
 
-TARGET = os.environ.get("E2E_TARGET", "local")
-KIND_ONLY = "kind-only (needs a real cluster, runs in the e2e workflow)"
-
-
-def pytest_configure(config):
-    config.addinivalue_line("markers", f"kind_only: {KIND_ONLY}")
-
-
-# The rollout first; the disruptive scenarios (pod and database restarts, upgrades) last.
-ORDER = {"test_rollout": 0, "test_resilience": 2, "test_upgrade": 3}
+KEEP = os.environ.get("E2E_KEEP") == "1"
+# The release's own pods first, the disruptive scenarios last.
+ORDER = {"test_install": 0, "test_upgrade": 3, "test_resilience": 4}
 
 
 def pytest_collection_modifyitems(config, items):
@@ -30,51 +28,62 @@ def pytest_collection_modifyitems(config, items):
     others = [i for i in items if i not in e2e]
     e2e.sort(key=lambda i: ORDER.get(i.module.__name__.rsplit(".", 1)[-1], 1))
     items[:] = others + e2e
-    # A scenario that needs a cluster-only feature is not run on the local target (nor
-    # skipped: nothing is missing); the summary names it.
-    if TARGET == "kind":
-        return
-    kind_only = [i for i in e2e if i.get_closest_marker("kind_only") is not None]
-    if kind_only:
-        config.hook.pytest_deselected(items=kind_only)
-        items[:] = [i for i in items if i not in kind_only]
-        _NOT_RUN_HERE.extend(
-            f"{i.nodeid} ({i.get_closest_marker('kind_only').args[0]})" for i in kind_only
+
+
+def e2e_images() -> Images:
+    """E2E_IMAGE (and E2E_MYSQL_IMAGE, E2E_CHART_REGISTRY) when given, else `make e2e-images`."""
+    if "E2E_IMAGE" not in os.environ:
+        make = require_tool("make")
+        done = subprocess.run([make, "-s", "e2e-images"], cwd=REPO, capture_output=True,
+                              text=True, timeout=1200)  # fmt: skip
+        assert done.returncode == 0, f"make e2e-images:\n{done.stdout}\n{done.stderr}"
+        os.environ.update(
+            line.split("=", 1) for line in done.stdout.splitlines() if line.startswith("E2E_")
         )
-
-
-_NOT_RUN_HERE: list[str] = []
-
-
-def pytest_terminal_summary(terminalreporter):
-    if _NOT_RUN_HERE:
-        terminalreporter.section(f"e2e on the local target: {KIND_ONLY}, not run here")
-        for line in _NOT_RUN_HERE:
-            terminalreporter.write_line(f"  {line}  -> make e2e")
+    return Images(
+        api=os.environ["E2E_IMAGE"],
+        mysql=os.environ.get("E2E_MYSQL_IMAGE", ""),
+        chart_registry=os.environ.get("E2E_CHART_REGISTRY", ""),
+    )
 
 
 @pytest.fixture(scope="session")
-def target() -> Target:
-    if TARGET == "kind":
-        from tests.e2e.kind_target import KindTarget
+def cluster() -> Cluster:
+    kubectl = require_tool("kubectl", "make tools")
+    ready = subprocess.run([kubectl, "get", "--raw", "/readyz"], capture_output=True, timeout=15)
+    if ready.returncode != 0:
+        missing("no Kubernetes cluster answers on the current kubeconfig: make cluster-up")
+    return Cluster(e2e_images())
 
-        t = KindTarget.from_env()
-    elif TARGET == "local":
-        from tests.e2e.local_target import start_local_target
 
-        t = start_local_target()
-    else:
-        raise pytest.UsageError(f"E2E_TARGET must be local or kind, not {TARGET!r}")
-    try:
-        t.wait_rollout()
-        yield t
-    finally:
-        t.close()
+@pytest.fixture(scope="session")
+def namespaces(cluster: Cluster):
+    """Makes namespaces for the session; deletes them all at its end."""
+    made: list[str] = []
+
+    def make(prefix: str = "e2e") -> str:
+        made.append(cluster.create_namespace(prefix))
+        return made[-1]
+
+    yield make
+    if not KEEP:
+        for name in made:
+            if name in cluster.namespaces():
+                cluster.delete_namespace(name)
+
+
+@pytest.fixture(scope="session")
+def release(cluster: Cluster, namespaces) -> Release:
+    """The main release: the chart's defaults plus the image overrides, `helm install --wait`."""
+    return cluster.install(namespaces())
 
 
 @pytest.fixture
-def client(target: Target):
-    with httpx.Client(base_url=target.base_url, headers=target.headers, timeout=30) as c:
+def client(release: Release):
+    # The Ingress controller listens on the host's port 80 (kind's port mapping, or the host
+    # port of make cluster-up); the release's Ingress routes its host name.
+    headers = {"Host": release.ingress_host()}
+    with httpx.Client(base_url="http://127.0.0.1", headers=headers, timeout=30) as c:
         yield c
 
 
@@ -83,9 +92,9 @@ def bearer(token: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def admin(client: httpx.Client, target: Target) -> dict[str, str]:
+def admin(client: httpx.Client, release: Release) -> dict[str, str]:
     """Headers of a fresh admin session (each test logs in itself: sessions are capped)."""
-    return bearer(login(client, *target.admin_credentials())["access_token"])
+    return bearer(login(client, *release.admin_credentials())["access_token"])
 
 
 @pytest.fixture

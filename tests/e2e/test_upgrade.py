@@ -1,10 +1,10 @@
-"""`helm upgrade` with a changed versions list, and `helm rollback` (kind only)."""
+"""`helm upgrade` with a changed versions list while clients keep calling, and `helm rollback`."""
 
 import httpx
-import pytest
 
 from tests.e2e.conftest import bearer, login
-from tests.e2e.target import Target
+from tests.e2e.release import Release, wait_until
+from tests.e2e.traffic import Stream
 
 # 1.0 (accepted by the default seed) is withdrawn, 2.0 is new.
 CHANGED = {
@@ -16,32 +16,34 @@ def status_for(client: httpx.Client, auth: dict, version: str) -> int:
     return client.get("/items", headers={**auth, "X-Version": version}).status_code
 
 
-def test_upgrade_with_changed_versions(target: Target, client: httpx.Client, make_user):
+def test_upgrade_and_rollback_change_the_426_answers_without_a_failed_request(
+    release: Release, client: httpx.Client, make_user
+):
     username, password, _ = make_user()
-    assert (
-        status_for(client, bearer(login(client, username, password)["access_token"]), "1.0") == 200
-    )
-    original = target.current_values().get("versions")
-    assert original, "the chart's default values carry the versions list"
-    try:
-        target.upgrade(CHANGED)
-        # Sessions live in the database, so they survive the rollout; log in again anyway.
-        auth = bearer(login(client, username, password)["access_token"])
-        assert status_for(client, auth, "1.0") == 426
-        assert status_for(client, auth, "2.0") == 200
-    finally:
-        target.upgrade({"versions": original})
     auth = bearer(login(client, username, password)["access_token"])
     assert status_for(client, auth, "1.0") == 200
+    secrets = release.generated_secrets()
+    assert secrets, "the chart generates its Secrets"
+    old_pods = {p.metadata.name for p in release.pods(release.api())}
 
+    def list_items(c: httpx.Client, i: int) -> httpx.Response:
+        return c.get("/items", headers=auth, timeout=30)
 
-@pytest.mark.kind_only("helm rollback")
-def test_rollback_restores_the_versions(target: Target, client: httpx.Client, make_user):
-    username, password, _ = make_user()
-    target.upgrade(CHANGED)
-    auth = bearer(login(client, username, password)["access_token"])
+    with Stream(str(client.base_url), dict(client.headers), list_items) as stream:
+        wait_until(lambda: stream.count() >= 5, "the stream to start", timeout=60)
+        release.upgrade(CHANGED)
+        sent = stream.count()
+        wait_until(lambda: stream.count() >= sent + 5, "requests after the upgrade", 60)
+    assert stream.failures() == []
+    assert {p.metadata.name for p in release.pods(release.api())}.isdisjoint(old_pods)
+    # Sessions live in the database: the one from before the rollout still works.
     assert status_for(client, auth, "1.0") == 426
-    target.rollback()
-    auth = bearer(login(client, username, password)["access_token"])
+    assert status_for(client, auth, "2.0") == 200
+    assert release.generated_secrets() == secrets
+
+    release.rollback()
     assert status_for(client, auth, "1.0") == 200
     assert status_for(client, auth, "2.0") == 426
+    assert release.generated_secrets() == secrets
+    admin = login(client, *release.admin_credentials())
+    assert client.get("/auth/me", headers=bearer(admin["access_token"])).status_code == 200

@@ -33,13 +33,13 @@ def test_e2e_runs_on_kind_for_every_pull_request_and_prints_logs_on_failure():
     steps = job["steps"]
     assert any("make kind-up deploy e2e" in s.get("run", "") for s in steps)
     on_failure = [s for s in steps if s.get("if") == "failure()"]
-    assert on_failure and "make kind-logs" in on_failure[0]["run"]
+    assert on_failure and "make logs" in on_failure[0]["run"]
 
 
 def test_the_make_targets_exist():
     make = require_tool("make")
     done = subprocess.run(
-        [make, "-n", "kind-up", "deploy", "e2e", "kind-logs", "kind-down", "k8s-sync"],
+        [make, "-n", "kind-up", "deploy", "e2e", "logs", "kind-down", "k8s-sync"],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -48,7 +48,7 @@ def test_the_make_targets_exist():
     assert done.returncode == 0, done.stderr
     assert "kind create cluster --config kind/cluster.yaml" in done.stdout
     assert "helm upgrade --install fastapi-example charts/fastapi-example" in done.stdout
-    assert "E2E_TARGET=kind" in done.stdout
+    assert "pytest tests/e2e" in done.stdout
     for path in ("kind/cluster.yaml", "kind/values.yaml", "kind/traefik-values.yaml"):
         assert (REPO / path).is_file()
 
