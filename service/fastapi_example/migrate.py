@@ -43,6 +43,7 @@ def migration_lock(connection: Connection):
     if connection.dialect.name != "mysql":
         yield
         return
+    asked = time.monotonic()
     got = connection.execute(
         text("SELECT GET_LOCK(:name, :timeout)"),
         {"name": LOCK_NAME, "timeout": LOCK_TIMEOUT_SECONDS},
@@ -50,6 +51,7 @@ def migration_lock(connection: Connection):
     connection.commit()
     if got != 1:
         raise RuntimeError("could not take the migration lock")
+    log.info("took the migration lock", extra={"waited_s": round(time.monotonic() - asked, 1)})
     try:
         yield
     finally:
