@@ -2,6 +2,8 @@
 # Builds every binary of the cluster from the Go module proxy, at the versions pinned in
 # versions.env, into $CLUSTER_CACHE/<component>-<version>/. A folder that is already
 # complete is kept, so only a changed version is rebuilt.
+#   build.sh                  every component of the cluster
+#   build.sh skaffold tilt    only the named dev-loop tools (never built without being named)
 . "$(dirname "$0")/lib.sh"
 
 # build COMPONENT VERSION FUNCTION: run FUNCTION with $out set, unless already built.
@@ -22,8 +24,9 @@ build() {
 # A nested module is not part of its parent's zip: a replace that points into one is dropped,
 # so the release its go.mod requires comes from the proxy.
 module_copy() {
-  local dir
-  dir=$(go mod download -json "$1" | jq -r .Dir)
+  local info dir
+  info=$(go mod download -json "$1") || { jq -r .Error <<<"$info" >&2; return 1; }
+  dir=$(jq -r .Dir <<<"$info")
   rm -rf "$out/src" && cp -r "$dir" "$out/src" && chmod -R u+w "$out/src"
   (
     cd "$out/src"
@@ -31,6 +34,10 @@ module_copy() {
       while read -r old new; do [ -d "$new" ] || go mod edit -dropreplace="$old"; done
   )
 }
+
+# release_time M@V: when the proxy says the release was made (`go mod download -json` leaves
+# .Time null once the module is cached; the .info file keeps it).
+release_time() { jq -r .Time "$(go mod download -json "$1" | jq -r .Info)"; }
 
 kubernetes() {
   # k8s.io/kubernetes replaces its staging modules with local folders and requires them at
@@ -53,7 +60,7 @@ MOD
   # the build date is the release's, from the module proxy. The proxy gives no commit.
   local pkg=k8s.io/component-base/version client=k8s.io/client-go/pkg/version minor released
   minor=$(echo "$KUBERNETES_VERSION" | cut -d. -f2)
-  released=$(go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | jq -r .Time)
+  released=$(release_time "k8s.io/kubernetes@$KUBERNETES_VERSION")
   local stamp="-X $pkg.gitVersion=$KUBERNETES_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
   stamp+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=$released -X $pkg.gitCommit="
   stamp+=" ${stamp//$pkg/$client}"
@@ -122,6 +129,51 @@ traefik_chart() {
   dir=$(go mod download -json "github.com/traefik/traefik-helm-chart@$TRAEFIK_CHART_VERSION+incompatible" | jq -r .Dir)
   cp -r "$dir/traefik" "$out/traefik" && chmod -R u+w "$out/traefik"
 }
+
+# The dev-loop tools build as the main module too (both have replace directives).
+skaffold() {
+  module_copy "github.com/GoogleContainerTools/skaffold/v2@$SKAFFOLD_VERSION"
+  # `skaffold schema` embeds the schemas the way upstream's hack/generate-embedded-files.sh does.
+  cp -r "$out/src/docs-v2/content/en/schemas" "$out/src/fs/assets/schemas_generated"
+  local v=github.com/GoogleContainerTools/skaffold/v2/pkg/skaffold/version released
+  released=$(release_time "github.com/GoogleContainerTools/skaffold/v2@$SKAFFOLD_VERSION")
+  (cd "$out/src" && GOFLAGS="$GOFLAGS -mod=mod" go build -trimpath -tags "timetzdata osusergo netgo" \
+    -ldflags "-s -w -X $v.version=$SKAFFOLD_VERSION -X $v.buildDate=$released" \
+    -o "$out/skaffold" ./cmd/skaffold)
+  rm -rf "$out/src"
+}
+
+tilt() {
+  module_copy "github.com/tilt-dev/tilt@$TILT_VERSION"
+  # buildx v0.32.1 was tagged twice upstream: the proxy and the checksum database hold the
+  # first tag, Tilt's go.sum (v0.37.1 on; older releases are not served) the second, so Go
+  # refuses the build ("checksum mismatch"). Drop that one line: the checksum database then
+  # verifies the module as it does for every dependency without a go.sum line.
+  sed -i '/^github.com\/docker\/buildx v0.32.1 h1:/d' "$out/src/go.sum"
+  # The web UI is built with yarn upstream and is not in the module. A binary stamped as a
+  # release serves its embedded UI and refuses to start without one, so embed a placeholder:
+  # `tilt ci` and the terminal UI do not need it.
+  echo '<!doctype html><title>Tilt</title><p>This build has no web UI: use the terminal UI.' \
+    >"$out/src/pkg/assets/build/index.html"
+  local released
+  released=$(release_time "github.com/tilt-dev/tilt@$TILT_VERSION")
+  # cgo: its Tiltfile language server (`tilt lsp`, starlark-lsp) parses with tree-sitter, in C.
+  (cd "$out/src" && CGO_ENABLED=1 GOFLAGS="$GOFLAGS -mod=mod" go build -trimpath \
+    -ldflags "-s -w -X main.version=${TILT_VERSION#v} -X main.date=${released%%T*}" \
+    -o "$out/tilt" ./cmd/tilt)
+  rm -rf "$out/src"
+}
+
+if [ $# -gt 0 ]; then
+  for name in "$@"; do
+    case $name in
+      skaffold) build skaffold "$SKAFFOLD_VERSION" skaffold ;;
+      tilt) build tilt "$TILT_VERSION" tilt ;;
+      *) echo "build.sh: unknown component $name (known: skaffold tilt)" >&2; exit 2 ;;
+    esac
+  done
+  exit 0
+fi
 
 build kubernetes "$KUBERNETES_VERSION" kubernetes
 build etcd "$ETCD_VERSION" etcd

@@ -1,5 +1,6 @@
-"""skaffold.yaml and the Tiltfile against what they reference (neither tool runs here):
-paths, the image name, values files, overlays, workloads and ports of the real renders."""
+"""skaffold.yaml and the Tiltfile against what they reference: paths, the image name, values
+files, overlays, workloads and ports of the real renders. Static and quick, part of `make
+test`; tests/devloop runs the tools themselves on the cluster (`make test-devloop`)."""
 
 import ast
 import re
@@ -82,7 +83,7 @@ def test_skaffold_helm_release_references_exist():
 
 
 def test_skaffold_kustomize_profile_and_file_sync():
-    (profile,) = [p for p in SKAFFOLD["profiles"] if p["name"] == "kustomize"]
+    profile = skaffold_profile("kustomize")
     for path in profile["manifests"]["kustomize"]["paths"]:
         assert (REPO / path / "kustomization.yaml").is_file()
         assert objects(kustomize(Path(REPO / path)))
@@ -96,6 +97,48 @@ def test_skaffold_kustomize_profile_and_file_sync():
         for match in matches:
             synced = match.relative_to(REPO).as_posix().removeprefix(rule.get("strip", ""))
             assert synced.startswith(("fastapi_example/", "cronjobs/")), synced
+
+
+CLUSTER_VERSIONS = dict(
+    line.split("=", 1)
+    for line in (REPO / "cluster" / "versions.env").read_text().splitlines()
+    if line and not line.startswith("#")
+)
+# What `make cluster-up` pushes to its registry and its kube context (cluster/up.sh).
+LOCAL_MARIADB = f"localhost:5000/mariadb:{CLUSTER_VERSIONS['MARIADB_IMAGE_TAG']}"
+LOCAL_CONTEXT = "kubernetes-admin@fastapi-example"
+
+
+def skaffold_profile(name: str) -> dict:
+    (profile,) = [p for p in SKAFFOLD["profiles"] if p["name"] == name]
+    return profile
+
+
+def test_skaffold_local_cluster_profile(chart_docs, dev_docs):
+    """The profile for `make cluster-up`: on by its context, ahead of `kustomize` (skaffold
+    applies self-activated profiles first), the offline build, and MariaDB standing in for
+    the MySQL image of both renders."""
+    profile = skaffold_profile("local-cluster")
+    assert profile["activation"] == [{"kubeContext": LOCAL_CONTEXT}]
+    names = [p["name"] for p in SKAFFOLD["profiles"]]
+    assert names.index("local-cluster") < names.index("kustomize")
+    patches = {(p["op"], p["path"]): p.get("value") for p in profile["patches"]}
+    for op, path in patches:
+        assert pointer_exists(SKAFFOLD, path, parent_only=op == "add" or path.endswith("/-"))
+    api = patches[("add", "/build/artifacts/0/custom")]
+    assert "make --no-print-directory image-local" in api["buildCommand"]
+    for path in api["dependencies"]["paths"]:
+        assert (REPO / path).is_dir(), path
+    mysql = patches[("add", "/build/artifacts/-")]
+    assert LOCAL_MARIADB in mysql["custom"]["buildCommand"]
+    for path in mysql["custom"]["dependencies"]["paths"]:
+        assert (REPO / mysql["context"] / path).is_file(), path
+    # skaffold swaps the artifact in for every image of that name, in both renders.
+    for docs in (chart_docs, dev_docs):
+        statefulset = one(docs, "StatefulSet", "fastapi-example-mysql")
+        image = statefulset["spec"]["template"]["spec"]["containers"][0]["image"]
+        assert image.split(":")[0] == mysql["image"], image
+    assert patches[("replace", "/build/local")] == {"push": True}
 
 
 @pytest.mark.parametrize("render", ["chart_docs", "dev_docs"])
@@ -161,6 +204,25 @@ def test_tiltfile_image_build_and_live_update():
         src, dest = value(call.args[0]), value(call.args[1])
         assert (REPO / src).is_dir()
         assert dest == f"{reload_dir()}/{Path(src).name}"
+
+
+def test_tiltfile_local_cluster_branch():
+    """On the context of `make cluster-up`: the offline build pushed to its registry, with the
+    same live update as the docker build, and MariaDB standing in for MySQL."""
+    assert CONSTANTS["LOCAL_CLUSTER_CONTEXT"] == LOCAL_CONTEXT
+    assert CONSTANTS["LOCAL_CLUSTER_MYSQL"] == LOCAL_MARIADB
+    assert CONSTANTS["LOCAL_CLUSTER_REGISTRY"] == LOCAL_MARIADB.split("/")[0]
+    (allowed,) = calls("allow_k8s_contexts")
+    assert LOCAL_CONTEXT in value(allowed.args[0])
+    (build,) = calls("custom_build")
+    assert value(build.args[0]) == IMAGE
+    assert "make --no-print-directory image-local" in value(build.args[1])
+    for path in kwarg(build, "deps"):
+        assert (REPO / path).is_dir(), path
+    assert kwarg(build, "skips_local_docker") is True and kwarg(build, "disable_push") is True
+    (docker,) = calls("docker_build")
+    for call in (build, docker):
+        assert next(k.value.id for k in call.keywords if k.arg == "live_update") == "LIVE_UPDATE"
 
 
 def test_tiltfile_deploy_references_exist():
