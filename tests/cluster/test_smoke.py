@@ -34,8 +34,14 @@ def test_node_is_ready_and_every_pod_runs(kubectl):
         and p["metadata"].get("ownerReferences")
     ]
     names = [p["metadata"]["name"] for p in pods]
-    for expected in ("coredns", "kube-router", "local-path-provisioner", "prometheus-operator",
-                     "prometheus-kps", "traefik"):  # fmt: skip
+    for expected in (
+        "coredns",
+        "kube-router",
+        "local-path-provisioner",
+        "prometheus-operator",
+        "prometheus-kps",
+        "traefik",
+    ):
         assert any(n.startswith(expected) for n in names), f"no {expected} pod in {names}"
     not_ready = [
         p["metadata"]["name"]
@@ -158,9 +164,14 @@ def test_service_name_resolves_from_another_pod(kubectl, namespace, web_image):
     command = ["python3", "-c", fetch_script(url, retry_for=20)]
     overrides = {"spec": {"containers": [container("client", web_image, command=command)]}}
     kubectl(
-        "run", "client", "-n", namespace, f"--image={web_image}", "--restart=Never",
+        "run",
+        "client",
+        "-n",
+        namespace,
+        f"--image={web_image}",
+        "--restart=Never",
         f"--overrides={json.dumps(overrides)}",
-    )  # fmt: skip
+    )
     wait_until(
         "the client pod to finish",
         lambda: (

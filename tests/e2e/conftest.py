@@ -34,8 +34,9 @@ def e2e_images() -> Images:
     """E2E_IMAGE (and E2E_MYSQL_IMAGE, E2E_CHART_REGISTRY) when given, else `make e2e-images`."""
     if "E2E_IMAGE" not in os.environ:
         make = require_tool("make")
-        done = subprocess.run([make, "-s", "e2e-images"], cwd=REPO, capture_output=True,
-                              text=True, timeout=1200)  # fmt: skip
+        done = subprocess.run(
+            [make, "-s", "e2e-images"], cwd=REPO, capture_output=True, text=True, timeout=1200
+        )
         assert done.returncode == 0, f"make e2e-images:\n{done.stdout}\n{done.stderr}"
         os.environ.update(
             line.split("=", 1) for line in done.stdout.splitlines() if line.startswith("E2E_")

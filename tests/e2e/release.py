@@ -12,7 +12,6 @@ from pathlib import Path
 
 import yaml
 from kubernetes import client, config
-from kubernetes.stream import stream
 
 from tests.support.tools import REPO, require_tool
 
@@ -75,9 +74,12 @@ class Cluster:
 
     def kubectl(self, *args: str, input: str | None = None, check: bool = True, timeout=300):
         done = subprocess.run(
-            [self.kubectl_path, *args], input=input, capture_output=True, text=True,
+            [self.kubectl_path, *args],
+            input=input,
+            capture_output=True,
+            text=True,
             timeout=timeout,
-        )  # fmt: skip
+        )
         if check:
             assert done.returncode == 0, f"kubectl {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
         return done
@@ -85,8 +87,10 @@ class Cluster:
     def create_namespace(self, prefix: str = "e2e") -> str:
         """A new namespace where Pod Security `restricted` is enforced (and warned about)."""
         name = f"{prefix}-{uuid.uuid4().hex[:6]}"
-        level = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in
-                 ("enforce", "warn", "audit")}  # fmt: skip
+        level = {
+            f"pod-security.kubernetes.io/{mode}": "restricted"
+            for mode in ("enforce", "warn", "audit")
+        }
         self.core.create_namespace(
             client.V1Namespace(metadata=client.V1ObjectMeta(name=name, labels=level))
         )
@@ -109,30 +113,53 @@ class Cluster:
             with tempfile.TemporaryDirectory() as folder:
                 self.helm("package", str(CHART), "--destination", folder)
                 (package,) = list(Path(folder).glob("*.tgz"))
-                pushed = self.helm("push", str(package), f"oci://{self.images.chart_registry}/charts",
-                                   "--plain-http")  # fmt: skip
+                pushed = self.helm(
+                    "push",
+                    str(package),
+                    f"oci://{self.images.chart_registry}/charts",
+                    "--plain-http",
+                )
             version = package.name.removeprefix("fastapi-example-").removesuffix(".tgz")
             assert "Digest:" in pushed.stdout + pushed.stderr
-            self._oci = (f"oci://{self.images.chart_registry}/charts/fastapi-example",
-                         ["--version", version, "--plain-http"])  # fmt: skip
+            self._oci = (
+                f"oci://{self.images.chart_registry}/charts/fastapi-example",
+                ["--version", version, "--plain-http"],
+            )
         return self._oci
 
-    def install(self, namespace: str, values: dict | None = None, name: str = "e2e",
-                wait: bool = True, extra: tuple[str, ...] = ()) -> "Release":  # fmt: skip
+    def install(
+        self,
+        namespace: str,
+        values: dict | None = None,
+        name: str = "e2e",
+        wait: bool = True,
+        extra: tuple[str, ...] = (),
+    ) -> "Release":
         """`helm install` with the image overrides and `values` on top; the helm output is kept
         on the release (Pod Security warnings would be in it)."""
         source, flags = self.chart_source()
-        with tempfile.NamedTemporaryFile("w", suffix=".yaml") as images, \
-                tempfile.NamedTemporaryFile("w", suffix=".yaml") as more:  # fmt: skip
+        with (
+            tempfile.NamedTemporaryFile("w", suffix=".yaml") as images,
+            tempfile.NamedTemporaryFile("w", suffix=".yaml") as more,
+        ):
             yaml.safe_dump(self.images.values(), images)
             yaml.safe_dump(values or {}, more)
             images.flush()
             more.flush()
             done = self.helm(
-                "install", name, source, *flags, "--namespace", namespace,
-                "-f", images.name, "-f", more.name,
-                *(("--wait", "--timeout", "5m") if wait else ()), *extra,
-            )  # fmt: skip
+                "install",
+                name,
+                source,
+                *flags,
+                "--namespace",
+                namespace,
+                "-f",
+                images.name,
+                "-f",
+                more.name,
+                *(("--wait", "--timeout", "5m") if wait else ()),
+                *extra,
+            )
         release = Release(self, namespace, name)
         release.install_output = done.stdout + done.stderr
         return release
@@ -213,12 +240,17 @@ class Release:
         ).items
         pods = [p for p in pods if p.metadata.deletion_timestamp is None]
         if ready_only:
-            pods = [p for p in pods if any(c.type == "Ready" and c.status == "True"
-                                           for c in p.status.conditions or [])]  # fmt: skip
+            pods = [
+                p
+                for p in pods
+                if any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or [])
+            ]
         return pods
 
     def logs(self, pod: str, container: str | None = None) -> str:
-        return self.core.read_namespaced_pod_log(pod, self.namespace, container=container)
+        # kubectl, not the client library: it returns JSON log lines re-serialised as Python.
+        where = ["-c", container] if container else []
+        return self.cluster.kubectl("logs", pod, "-n", self.namespace, *where).stdout
 
     def upgrade(self, values: dict, wait: bool = True) -> str:
         """`helm upgrade --reuse-values` with `values` on top; waits for the rollout."""
@@ -226,8 +258,16 @@ class Release:
         with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
             yaml.safe_dump(values, f)
             f.flush()
-            done = self.helm("upgrade", self.name, source, *flags, "--reuse-values", "-f", f.name,
-                             *(("--wait", "--timeout", "5m") if wait else ()))  # fmt: skip
+            done = self.helm(
+                "upgrade",
+                self.name,
+                source,
+                *flags,
+                "--reuse-values",
+                "-f",
+                f.name,
+                *(("--wait", "--timeout", "5m") if wait else ()),
+            )
         if wait:
             self.wait_rollout()
         return done.stdout
@@ -246,10 +286,12 @@ class Release:
         return pods[0].metadata.name
 
     def exec(self, pod: str, command: list[str], container: str | None = None) -> str:
-        return stream(
-            self.core.connect_get_namespaced_pod_exec, pod, self.namespace, command=command,
-            container=container, stderr=True, stdin=False, stdout=True, tty=False,
-        )  # fmt: skip
+        """stdout of `command` in the pod (through kubectl: the client library's exec swaps
+        the API client's transport while it runs, which other threads' calls would meet)."""
+        where = ["-c", container] if container else []
+        return self.cluster.kubectl(
+            "exec", pod, "-n", self.namespace, *where, "--", *command
+        ).stdout
 
     def sql(self, statement: str) -> list[list[str]]:
         """One statement with the client in the MySQL pod, as the app's user."""
@@ -266,8 +308,10 @@ class Release:
         statefulset = self.one("StatefulSet")
         wait_until(
             lambda: [p for p in self.pods(statefulset, ready_only=True) if p.metadata.uid != uid],
-            "the MySQL pod to come back ready", timeout=300, every=2,
-        )  # fmt: skip
+            "the MySQL pod to come back ready",
+            timeout=300,
+            every=2,
+        )
 
     def delete_api_pod(self) -> str:
         """Delete one ready API pod; return its name once it is gone and the rollout is whole."""
@@ -275,9 +319,20 @@ class Release:
         assert len(pods) >= 2, "need two ready API pods"
         victim = pods[0].metadata.name
         self.core.delete_namespaced_pod(victim, self.namespace)
-        wait_until(lambda: victim not in [p.metadata.name for p in self.core.list_namespaced_pod(
-            self.namespace, label_selector=self.selector(self.api())).items],
-            f"pod {victim} to terminate", timeout=120, every=1)  # fmt: skip
+        wait_until(
+            lambda: (
+                victim
+                not in [
+                    p.metadata.name
+                    for p in self.core.list_namespaced_pod(
+                        self.namespace, label_selector=self.selector(self.api())
+                    ).items
+                ]
+            ),
+            f"pod {victim} to terminate",
+            timeout=120,
+            every=1,
+        )
         self.wait_rollout()
         return victim
 

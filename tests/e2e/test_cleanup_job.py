@@ -36,8 +36,9 @@ def test_cleanup_job_deletes_expired_sessions_only(
 
     logs = release.run_cleanup_job()
 
-    (summary,) = [json.loads(line) for line in logs.splitlines()
-                  if '"token cleanup finished"' in line]  # fmt: skip
+    (summary,) = [
+        json.loads(line) for line in logs.splitlines() if '"token cleanup finished"' in line
+    ]
     assert summary["level"] == "INFO"
     assert summary["deleted_sessions"] >= 1
     assert count_sessions(release, expired["access_token"]) == 0

@@ -38,8 +38,17 @@ def test_values_against_the_schema_are_refused_with_its_message(cluster: Cluster
         yaml.safe_dump({"replicaCount": "two", "service": {"port": 80000}}, bad)
         bad.flush()
         source, flags = cluster.chart_source()
-        done = cluster.helm("install", "refused", source, *flags, "-n", release.namespace,
-                            "-f", bad.name, check=False)  # fmt: skip
+        done = cluster.helm(
+            "install",
+            "refused",
+            source,
+            *flags,
+            "-n",
+            release.namespace,
+            "-f",
+            bad.name,
+            check=False,
+        )
     assert done.returncode != 0
     assert "values don't meet the specifications of the schema" in done.stderr
     assert "replicaCount" in done.stderr

@@ -32,9 +32,12 @@ def test_no_answered_write_is_lost_while_an_api_pod_is_deleted(
     total = listed.json()["total"]
     names = set()
     for page in range(1, total // 100 + 2):
-        names |= {i["name"] for i in client.get(
-            "/items", headers=auth, params={"name": prefix, "limit": 100, "page": page}
-        ).json()["items"]}  # fmt: skip
+        names |= {
+            i["name"]
+            for i in client.get(
+                "/items", headers=auth, params={"name": prefix, "limit": 100, "page": page}
+            ).json()["items"]
+        }
     assert names == created
 
 
@@ -51,11 +54,15 @@ def test_database_loss_answers_503_and_the_data_survives(
     old = release.mysql_pod()
 
     (api_pod, *_) = release.pods(release.api(), ready_only=True)
-    readyz = [ "python3", "-c", (
-        "import urllib.request, urllib.error\n"
-        "try: print(urllib.request.urlopen('http://127.0.0.1:8080/readyz', timeout=5).status)\n"
-        "except urllib.error.HTTPError as e: print(e.code)\n"
-    )]  # fmt: skip
+    readyz = [
+        "python3",
+        "-c",
+        (
+            "import urllib.request, urllib.error\n"
+            "try: print(urllib.request.urlopen('http://127.0.0.1:8080/readyz', timeout=5).status)\n"
+            "except urllib.error.HTTPError as e: print(e.code)\n"
+        ),
+    ]
 
     release.core.delete_namespaced_pod(old, release.namespace, grace_period_seconds=0)
     # Until the StatefulSet's new pod answers: 503 with Retry-After through the Ingress for a
@@ -78,8 +85,10 @@ def test_database_loss_answers_503_and_the_data_survives(
     # The pool replaces dead connections on its own; readiness comes back.
     wait_until(
         lambda: client.get(f"/items/{item_id}", headers=auth).status_code == 200,
-        "the API to serve from the restarted database", timeout=180, every=2,
-    )  # fmt: skip
+        "the API to serve from the restarted database",
+        timeout=180,
+        every=2,
+    )
     item = client.get(f"/items/{item_id}", headers=auth).json()
     assert (item["name"], item["description"]) == (name, "kept")
     again = login(client, username, password)

@@ -93,8 +93,11 @@ def test_the_metrics_port_is_not_reachable_through_the_ingress(
 ):
     # The Ingress sends every path to the API port; the metrics listener has a port of its own.
     ingress = release.one("Ingress")
-    backends = [p["backend"]["service"]["port"] for r in ingress["spec"]["rules"]
-                for p in r["http"]["paths"]]  # fmt: skip
+    backends = [
+        p["backend"]["service"]["port"]
+        for r in ingress["spec"]["rules"]
+        for p in r["http"]["paths"]
+    ]
     assert backends == [{"name": "http"}]
     response = client.get("/metrics")
     assert response.status_code == 404
