@@ -6,11 +6,11 @@ Not part of `make test` (pyproject's norecursedirs): `make test-devloop` runs th
 docs/kubernetes.md for why and what they cost.
 """
 
-import json
 import time
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
@@ -94,8 +94,6 @@ def api(kubectl: Kubectl, namespace: str, tmp_path: Path):
 
 def registry_tags(repository: str) -> set[str]:
     """The tags the cluster's registry holds for a repository (plain HTTP on loopback)."""
-    import httpx
-
     reply = httpx.get(f"http://{REGISTRY}/v2/{repository}/tags/list", timeout=10)
     if reply.status_code == 404:
         return set()
@@ -140,7 +138,3 @@ def events(kubectl: Kubectl, namespace: str) -> str:
     """The namespace's warnings, for failure messages."""
     found = kubectl.json("get", "events", "-n", namespace, "--field-selector", "type=Warning")
     return yaml.safe_dump([f"{e['reason']}: {e['message']}" for e in found["items"]][-20:])
-
-
-def dump(value) -> str:
-    return json.dumps(value, indent=1)[:3000]
