@@ -135,6 +135,14 @@ def rollout(kubectl: Kubectl, namespace: str, timeout: int = 420) -> None:
 
 
 def events(kubectl: Kubectl, namespace: str) -> str:
-    """The namespace's warnings, for failure messages."""
+    """The namespace's warnings and the API pods' last log lines (earlier runs of restarted
+    containers too), for failure messages."""
     found = kubectl.json("get", "events", "-n", namespace, "--field-selector", "type=Warning")
-    return yaml.safe_dump([f"{e['reason']}: {e['message']}" for e in found["items"]][-20:])
+    text = yaml.safe_dump([f"{e['reason']}: {e['message']}" for e in found["items"]][-20:])
+    for previous in ("--previous", ""):
+        logs = kubectl.run(
+            "logs", "-n", namespace, "-l", "app.kubernetes.io/component=api",
+            "--all-containers", "--prefix", "--tail=30", *filter(None, [previous]), check=False,
+        )  # fmt: skip
+        text += f"\nAPI pods' logs {previous}:\n{logs.stdout}{logs.stderr}"
+    return text

@@ -250,7 +250,9 @@ def test_tiltfile_deploy_references_exist():
 def test_tiltfile_resources_and_port_forwards_are_real(render, request):
     docs = request.getfixturevalue(render)
     workloads = {
-        d["metadata"]["name"]: d for d in docs if d["kind"] in ("Deployment", "StatefulSet")
+        d["metadata"]["name"]: d
+        for d in docs
+        if d["kind"] in ("Deployment", "StatefulSet", "CronJob")
     }
     for call in calls("k8s_resource"):
         name = value(call.args[0])
