@@ -2,15 +2,19 @@
 
 Both are tiny and change only through `migrate`, so requests read a copy at most
 VERSIONS_CACHE_SECONDS old instead of the database: the X-Version check costs no query, and
-GET /roles and /versions no round trip.
+GET /roles and /versions no round trip: their JSON is made once per refresh.
 """
 
 import asyncio
 import time
 
+from pydantic import TypeAdapter
+
 from fastapi_example.data import catalog
 from fastapi_example.db import Database
 from fastapi_example.models import RolePublic, VersionPublic
+
+ROLES, VERSIONS = TypeAdapter(list[RolePublic]), TypeAdapter(list[VersionPublic])
 
 
 class CatalogCache:
@@ -18,6 +22,8 @@ class CatalogCache:
         self._db, self._ttl = db, ttl
         self.roles: list[RolePublic] = []
         self.versions: list[VersionPublic] = []
+        # The lists as their routes answer them, serialized once per refresh.
+        self.roles_json = self.versions_json = b"[]"
         self._supported: dict[str, bool] = {}
         self._loaded_at = float("-inf")
         self._lock = asyncio.Lock()
@@ -33,6 +39,8 @@ class CatalogCache:
                 if self.stale:
                     self.roles = await catalog.roles(self._db)
                     self.versions = await catalog.versions(self._db)
+                    self.roles_json = ROLES.dump_json(self.roles)
+                    self.versions_json = VERSIONS.dump_json(self.versions)
                     self._supported = {v.version: v.supported for v in self.versions}
                     self._loaded_at = time.monotonic()
         return self

@@ -1,12 +1,13 @@
 """The database: plain SQL on the async driver for requests, SQLAlchemy for the command line.
 
 Requests run their SQL through `Database`: one statement at a time on a pooled connection
-in autocommit mode (`fetch_one`, `fetch_all`, `execute`), or several in one READ COMMITTED
-transaction (`async with db.transaction() as tx`). Autocommit reads cost one round trip
-each: no transaction to end. The pool is SQLAlchemy's (its size, wait timeout and
-recycling; connections idle for a while are pinged before use). The SQL is plain text run
+in autocommit mode (`fetch_one`, `fetch_all`, `execute`, `insert`), or several in one READ
+COMMITTED transaction (`async with db.transaction() as tx`). Autocommit reads cost one round
+trip each: no transaction to end. At most DB_POOL_SIZE connections; a request that finds
+none free waits for one, at most POOL_TIMEOUT_SECONDS (then 503). The SQL is plain text run
 by the driver itself, asyncmy for MySQL and aiosqlite for SQLite; dialects.py holds what
-differs between the two. Why not SQLAlchemy's execution: docs/decisions/0001-plain-sql.md.
+differs between the two, their pools included. Why not SQLAlchemy's execution:
+docs/decisions/0001-plain-sql-on-the-driver.md.
 
 `make_engine` (pymysql or sqlite3) serves `migrate`, the token-cleanup job and the tests,
 which use SQLModel's ORM.
@@ -20,9 +21,7 @@ from typing import Annotated, Any, TypeVar
 import anyio
 from fastapi import Depends, Request
 from sqlalchemy import Engine, create_engine, event, make_url
-from sqlalchemy.exc import DBAPIError, DisconnectionError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.exc import DisconnectionError
 
 from fastapi_example.dialects import (
     DatabaseUnavailable,
@@ -32,6 +31,7 @@ from fastapi_example.dialects import (
     Row,
     SQLite,
     UniqueViolation,
+    sqlite_pragmas,
 )
 from fastapi_example.settings import Settings
 
@@ -40,8 +40,6 @@ POOL_TIMEOUT_SECONDS = 5
 POOL_RECYCLE_SECONDS = 1800  # below MySQL's default wait_timeout (8 h) and most proxies' idle cut
 PING_AFTER_IDLE_SECONDS = 1.0
 SQLITE_BUSY_SECONDS = 10
-ASYNC_DRIVERS = {"mysql": "mysql+asyncmy", "sqlite": "sqlite+aiosqlite"}
-READ_COMMITTED = "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"
 
 __all__ = ["Database", "DatabaseUnavailable", "Deadlock", "Row", "UniqueViolation"]
 
@@ -57,7 +55,7 @@ def make_engine(settings: Settings) -> Engine:
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_SECONDS}
         )
-        _sqlite_pragmas(engine)
+        sqlite_pragmas(engine, SQLITE_BUSY_SECONDS)
         _sqlite_begin_immediate(engine)
         return engine
     engine = create_engine(
@@ -74,40 +72,6 @@ def make_engine(settings: Settings) -> Engine:
         pool_timeout=POOL_TIMEOUT_SECONDS,
     )
     _ping_idle_connections(engine)
-    return engine
-
-
-def make_pool(settings: Settings) -> AsyncEngine:
-    """The requests' pool, of DB_POOL_SIZE connections in autocommit mode.
-
-    No overflow: under load, requests wait for a connection (at most POOL_TIMEOUT_SECONDS,
-    then 503) instead of opening and closing one each. Transactions are begun and ended by
-    Database.transaction, so the pool has nothing to reset when a connection comes back.
-    """
-    url = make_url(settings.sqlalchemy_url)
-    url = url.set(drivername=ASYNC_DRIVERS[url.get_backend_name()])
-    pool = dict(
-        isolation_level="AUTOCOMMIT",
-        pool_size=settings.db_pool_size,
-        max_overflow=0,
-        pool_timeout=POOL_TIMEOUT_SECONDS,
-        pool_reset_on_return=None,
-    )
-    if url.get_backend_name() == "sqlite":
-        connect_args = {"timeout": SQLITE_BUSY_SECONDS, "detect_types": SQLite.detect_types}
-        engine = create_async_engine(url, connect_args=connect_args, **pool)
-        _sqlite_pragmas(engine.sync_engine)
-        return engine
-    engine = create_async_engine(
-        url,
-        connect_args={
-            "connect_timeout": settings.db_connect_timeout,
-            "init_command": READ_COMMITTED,
-        },
-        pool_recycle=POOL_RECYCLE_SECONDS,
-        **pool,
-    )
-    _ping_idle_connections(engine.sync_engine)
     return engine
 
 
@@ -134,18 +98,6 @@ def _ping_idle_connections(engine: Engine) -> None:
             raise DisconnectionError("idle connection lost") from error
 
 
-def _sqlite_pragmas(engine: Engine) -> None:
-    """SQLite: WAL (readers never block the writer), foreign keys, a wait when busy."""
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record):
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
-        cursor.close()
-
-
 def _sqlite_begin_immediate(engine: Engine) -> None:
     """SQLite transactions take the write lock at BEGIN, so read-then-write never races."""
 
@@ -162,12 +114,12 @@ class Connection:
     """A pooled connection: its statements, on their own or in Database.transaction's."""
 
     def __init__(self, driver_connection, dialect: MySQL | SQLite) -> None:
-        self._driver, self._dialect = driver_connection, dialect
+        self.driver, self._dialect = driver_connection, dialect
         self.broken = False  # lost or interrupted mid-statement: never reused
 
     async def run(self, sql: str, *params: Any) -> Result:
         try:
-            return await self._dialect.run(self._driver, sql, params)
+            return await self._dialect.run(self.driver, sql, params)
         except BaseException as error:
             translated = self._dialect.translate(error)
             # A refused write or a deadlock leaves the connection usable; anything else
@@ -197,32 +149,39 @@ class Database:
     """The requests' pool and the ways to run SQL on it; `app.state.db`."""
 
     def __init__(self, settings: Settings) -> None:
-        self.dialect = SQLite() if is_sqlite(settings) else MySQL()
-        self.pool = make_pool(settings)
+        url = make_url(settings.sqlalchemy_url)
+        size = settings.db_pool_size
+        if url.get_backend_name() == "sqlite":
+            self.dialect: MySQL | SQLite = SQLite(url, size, POOL_TIMEOUT_SECONDS)
+        else:
+            self.dialect = MySQL(
+                url, size, POOL_TIMEOUT_SECONDS, POOL_RECYCLE_SECONDS, settings.db_connect_timeout
+            )
+
+    async def start(self) -> None:
+        """On the server's event loop, before the first request (the app's lifespan)."""
+        await self.dialect.open()
 
     async def dispose(self) -> None:
-        await self.pool.dispose()
+        await self.dialect.close()
 
-    @asynccontextmanager
-    async def connection(self) -> AsyncIterator[Connection]:
-        """A connection of the pool for the block, then back to it (or closed if broken)."""
+    async def _acquire(self):
         try:
-            pooled = await self.pool.raw_connection()
-        except (PoolTimeoutError, DBAPIError) as error:  # none free in time, or none made
-            raise DatabaseUnavailable(str(error)) from error
+            return await self.dialect.acquire()
         except Exception as error:  # the driver's own, when it could not connect
             translated = self.dialect.translate(error)
             if translated is None:
                 raise
             raise translated from error
-        connection = Connection(pooled.driver_connection, self.dialect)
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[Connection]:
+        """A connection of the pool for the block, then back to it (or closed if broken)."""
+        connection = Connection(await self._acquire(), self.dialect)
         try:
             yield connection
         finally:
-            if connection.broken:
-                pooled.invalidate()
-            else:
-                pooled.close()
+            self.dialect.release(connection.driver, connection.broken)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
@@ -242,20 +201,27 @@ class Database:
             await connection.run("COMMIT")
 
     async def fetch_one(self, sql: str, *params: Any) -> Row | None:
-        async with self.connection() as connection:
-            return await connection.fetch_one(sql, *params)
+        """The first row of a statement run on its own (autocommit), None if none."""
+        rows = (await self._run_alone(sql, params)).rows
+        return rows[0] if rows else None
 
     async def fetch_all(self, sql: str, *params: Any) -> list[Row]:
-        async with self.connection() as connection:
-            return await connection.fetch_all(sql, *params)
+        return (await self._run_alone(sql, params)).rows
 
     async def execute(self, sql: str, *params: Any) -> int:
-        async with self.connection() as connection:
-            return await connection.execute(sql, *params)
+        return (await self._run_alone(sql, params)).rowcount
 
     async def insert(self, sql: str, *params: Any) -> int:
-        async with self.connection() as connection:
-            return await connection.insert(sql, *params)
+        return (await self._run_alone(sql, params)).lastrowid
+
+    async def _run_alone(self, sql: str, params: tuple) -> Result:
+        # What `async with self.connection()` does, spelled out: every read of a request
+        # comes through here, and the context manager's machinery would cost as much again.
+        connection = Connection(await self._acquire(), self.dialect)
+        try:
+            return await connection.run(sql, *params)
+        finally:
+            self.dialect.release(connection.driver, connection.broken)
 
     async def ping(self) -> None:
         """One round trip: the readiness probe."""

@@ -1,26 +1,31 @@
 """What differs between MySQL (asyncmy) and SQLite (aiosqlite) when the API runs plain SQL.
 
 The data modules write one SQL text for both databases, with `?` placeholders. Each class
-here turns it into what its driver takes, runs it on a driver connection and gives the rows
-back alike: dictionaries, datetimes aware in UTC (both databases store them in UTC without
-an offset), booleans as 0 or 1. It also says which driver errors are a refused write (a
-unique index), a lost or busy database, or a deadlock worth retrying.
+here keeps its driver's pool of connections, turns the SQL into what its driver takes, runs
+it and gives the rows back alike: dictionaries, datetimes aware in UTC (both databases store
+them in UTC without an offset), booleans as 0 or 1. It also says which driver errors are a
+refused write (a unique index), a lost or busy database, or a deadlock worth retrying.
 """
 
+import asyncio
 import sqlite3
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
+import asyncmy
+import asyncmy.converters
 import asyncmy.errors
-from asyncmy.constants import FIELD_TYPE
+from asyncmy.constants import CLIENT, FIELD_TYPE
+from sqlalchemy import URL, event
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.ext.asyncio import create_async_engine
 
 Row = dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class Result:
+class Result(NamedTuple):
     rows: list[Row]
     rowcount: int  # rows an UPDATE or DELETE matched
     lastrowid: int | None  # an INSERT's new id
@@ -42,12 +47,74 @@ class UniqueViolation(Exception):
 # connections, 1205 lock wait timeout.
 MYSQL_UNAVAILABLE = frozenset({2003, 2006, 2013, 1040, 1205})
 MYSQL_DEADLOCK = 1213
-MYSQL_DATETIMES = frozenset({FIELD_TYPE.DATETIME, FIELD_TYPE.TIMESTAMP})
+
+
+def _mysql_utc(text: str) -> datetime:
+    return datetime.fromisoformat(text + "+00:00")
+
+
+# asyncmy's conversions, but DATETIME and TIMESTAMP columns read as aware UTC datetimes.
+MYSQL_CONVERSIONS = {
+    **asyncmy.converters.conversions,
+    FIELD_TYPE.DATETIME: _mysql_utc,
+    FIELD_TYPE.TIMESTAMP: _mysql_utc,
+}
 
 
 class MySQL:
+    """asyncmy's own pool of autocommit connections; transactions at READ COMMITTED."""
+
     name = "mysql"
     begin = "BEGIN"
+
+    def __init__(self, url: URL, size: int, timeout: float, recycle: int, connect_timeout: int):
+        self._connect = dict(
+            host=url.host,
+            port=url.port or 3306,
+            user=url.username,
+            password=url.password or "",
+            db=url.database,
+            charset=url.query.get("charset", "utf8mb4"),
+            autocommit=True,  # a read is one round trip: no transaction to end
+            # For the transactions the API begins: no gap locks, no stale snapshots.
+            init_command="SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
+            connect_timeout=connect_timeout,
+            client_flag=CLIENT.FOUND_ROWS,  # an UPDATE's row count: matched, changed or not
+            conv=MYSQL_CONVERSIONS,
+        )
+        self._size, self._timeout, self._recycle = size, timeout, recycle
+        self._pool: asyncmy.Pool | None = None
+
+    async def open(self) -> None:
+        """The pool of the running event loop; connections open when first needed."""
+        self._pool = await asyncmy.create_pool(
+            minsize=0, maxsize=self._size, pool_recycle=self._recycle, **self._connect
+        )
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            await self._pool.wait_closed()
+            self._pool = None
+
+    async def acquire(self):
+        """A connection of the pool: a free one now, else the first to come back within
+        the timeout. The pool itself replaces connections the server closed."""
+        pool = self._pool
+        if pool is None:
+            raise RuntimeError("the database pool is not open: await Database.start() first")
+        if pool.freesize or pool.size < pool.maxsize:
+            return await pool.acquire()
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await pool.acquire()
+        except TimeoutError:
+            raise DatabaseUnavailable("no database connection free in time") from None
+
+    def release(self, connection, broken: bool) -> None:
+        if broken:
+            connection.close()  # the pool forgets a closed connection
+        self._pool.release(connection)
 
     @staticmethod
     @lru_cache(maxsize=256)
@@ -57,8 +124,12 @@ class MySQL:
     async def run(self, connection, sql: str, params: tuple) -> Result:
         async with connection.cursor() as cursor:
             await cursor.execute(self.statement(sql), [_naive_utc(value) for value in params])
-            rows = await cursor.fetchall() if cursor.description else ()
-            return Result(_rows(cursor.description, rows), cursor.rowcount, cursor.lastrowid)
+            description = cursor.description
+            if description is None:  # not a SELECT
+                return Result([], cursor.rowcount, cursor.lastrowid)
+            names = [column[0] for column in description]
+            rows = [dict(zip(names, row, strict=False)) for row in await cursor.fetchall()]
+            return Result(rows, cursor.rowcount, cursor.lastrowid)
 
     def translate(self, error: BaseException) -> Exception | None:
         """The API's exception for a driver error, None for any other."""
@@ -81,21 +152,6 @@ def _naive_utc(value: Any) -> Any:
     return value
 
 
-def _rows(description, rows) -> list[Row]:
-    if not rows:
-        return []
-    names = [column[0] for column in description]
-    times = [i for i, column in enumerate(description) if column[1] in MYSQL_DATETIMES]
-    result = []
-    for row in rows:
-        values = dict(zip(names, row, strict=True))
-        for i in times:
-            if row[i] is not None:
-                values[names[i]] = row[i].replace(tzinfo=UTC)
-        result.append(values)
-    return result
-
-
 # How SQLAlchemy (migrate, the cleanup job) writes a datetime into SQLite: text that sorts
 # in time order. Declared DATETIME columns are read back through the converter below.
 SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
@@ -109,11 +165,43 @@ sqlite3.register_converter("DATETIME", _sqlite_utc)
 
 
 class SQLite:
+    """SQLAlchemy's pool of aiosqlite connections (in autocommit mode)."""
+
     name = "sqlite"
     # The write lock at once, so a read-then-write transaction never races another.
     begin = "BEGIN IMMEDIATE"
-    # Given to sqlite3.connect: columns declared DATETIME come back as datetimes.
-    detect_types = sqlite3.PARSE_DECLTYPES
+    BUSY_SECONDS = 10
+
+    def __init__(self, url: URL, size: int, timeout: float) -> None:
+        self._pool = create_async_engine(
+            url.set(drivername="sqlite+aiosqlite"),
+            isolation_level="AUTOCOMMIT",
+            pool_size=size,
+            max_overflow=0,
+            pool_timeout=timeout,
+            pool_reset_on_return=None,  # transactions are ended by Database.transaction
+            # Columns declared DATETIME come back as datetimes (the converter above).
+            connect_args={"timeout": self.BUSY_SECONDS, "detect_types": sqlite3.PARSE_DECLTYPES},
+        )
+        sqlite_pragmas(self._pool.sync_engine, self.BUSY_SECONDS)
+
+    async def open(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        await self._pool.dispose()
+
+    async def acquire(self):
+        try:
+            return await self._pool.raw_connection()
+        except (PoolTimeoutError, DBAPIError) as error:
+            raise DatabaseUnavailable(str(error)) from error
+
+    def release(self, pooled, broken: bool) -> None:
+        if broken:
+            pooled.invalidate()
+        else:
+            pooled.close()
 
     @staticmethod
     @lru_cache(maxsize=256)
@@ -121,9 +209,9 @@ class SQLite:
         # A transaction takes SQLite's write lock at BEGIN (see begin): there is no row lock.
         return sql.removesuffix(" FOR UPDATE")
 
-    async def run(self, connection, sql: str, params: tuple) -> Result:
+    async def run(self, pooled, sql: str, params: tuple) -> Result:
         values = [_sqlite_value(value) for value in params]
-        async with connection.execute(self.statement(sql), values) as cursor:
+        async with pooled.driver_connection.execute(self.statement(sql), values) as cursor:
             rows = await cursor.fetchall()
             names = [column[0] for column in cursor.description or ()]
             found = [dict(zip(names, row, strict=True)) for row in rows]
@@ -141,3 +229,15 @@ def _sqlite_value(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.astimezone(UTC).strftime(SQLITE_DATETIME)
     return value
+
+
+def sqlite_pragmas(engine, busy_seconds: int) -> None:
+    """SQLite: WAL (readers never block the writer), foreign keys, a wait when busy."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={busy_seconds * 1000}")
+        cursor.close()

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fastapi_example.db import DatabaseUnavailable
-from fastapi_example.deps import bearer, check_version, current_user
+from fastapi_example.deps import check_version, current_user
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ async def _on_validation_error(request: Request, exc: RequestValidationError) ->
             if check_version in checks:
                 await check_version(request, request.headers.get("x-version", ""))
             if current_user in checks:
-                await current_user(request, request.app.state.db, await bearer(request))
+                await current_user(request)
         except HTTPException as refused:
             return await http_exception_handler(request, refused)
         except DatabaseUnavailable as lost:

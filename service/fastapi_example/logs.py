@@ -78,7 +78,12 @@ def clean_request_id(headers: list[tuple[bytes, bytes]]) -> str:
 
 
 def access_log(scope, route: str | None, status: int, seconds: float) -> None:
-    """The request's line in the access log, at INFO."""
+    """The request's line in the access log, at INFO.
+
+    The record is made and handed to the logger's handlers directly, as a record received
+    from elsewhere would be: Logger.info would also look up the caller's file and line in
+    the stack, which no line of this log shows (docs/decisions/0007-access-log-records.md).
+    """
     if not access_logger.isEnabledFor(logging.INFO):
         return
     fields = {
@@ -88,4 +93,7 @@ def access_log(scope, route: str | None, status: int, seconds: float) -> None:
         "duration_ms": round(seconds * 1000, 2),
         "user_id": scope.get(USER_ID_KEY),
     }
-    access_logger.info("request", extra=fields)
+    record = access_logger.makeRecord(
+        access_logger.name, logging.INFO, "", 0, "request", None, None, extra=fields
+    )
+    access_logger.handle(record)

@@ -11,7 +11,7 @@ from fastapi_example.db import Database
 from fastapi_example.errors import add_error_handlers, errors
 from fastapi_example.logs import configure_logging
 from fastapi_example.metrics import Metrics
-from fastapi_example.observe import RequestLog
+from fastapi_example.observe import ObserveRequests
 from fastapi_example.routes import auth, catalog, docs, health, items, users
 from fastapi_example.settings import PACKAGE_DIR, Settings
 
@@ -26,6 +26,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_app: FastAPI):
         metrics.start_server(settings.host, settings.metrics_port)
         try:
+            await db.start()
             yield
         finally:
             metrics.stop_server()
@@ -50,8 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.draining = False
 
     add_error_handlers(app)
-    metrics.instrument(app)
-    app.add_middleware(RequestLog, metrics=metrics)
+    app.add_middleware(ObserveRequests, metrics=metrics)
 
     app.include_router(items.router, responses=errors(401, 403, 404, 409, 426, 503))
     app.include_router(auth.router, responses=errors(401, 403, 426, 429, 503))

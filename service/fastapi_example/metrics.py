@@ -1,7 +1,8 @@
 """Prometheus metrics on their own port: HTTP requests and latencies, and the API's counters.
 
-prometheus-fastapi-instrumentator measures the requests, its families configured as the
-dashboards and alerts query them (names, labels, buckets). Each app has its own registry
+The HTTP families are those prometheus-fastapi-instrumentator makes (names, help, labels),
+which the dashboards and alerts query; observe.RequestLog records them from the route
+FastAPI matched (docs/decisions/0003-request-metrics.md). Each app has its own registry
 (tests build many apps); the listener on METRICS_PORT starts in the lifespan, never at import.
 """
 
@@ -9,7 +10,6 @@ import threading
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from fastapi import FastAPI
 from prometheus_client import (
     GC_COLLECTOR,
     PLATFORM_COLLECTOR,
@@ -17,11 +17,10 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Gauge,
+    Histogram,
     disable_created_metrics,
     make_wsgi_app,
 )
-from prometheus_fastapi_instrumentator import Instrumentator
-from prometheus_fastapi_instrumentator import metrics as http
 
 UNCOUNTED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 # Finer than the instrumentator's defaults: this API answers most requests in a few ms.
@@ -54,6 +53,30 @@ class Metrics:
             self.logins.labels(outcome)
         for reason in ("unknown", "unsupported"):
             self.version_rejections.labels(reason)
+        # The families prometheus-fastapi-instrumentator makes (names, help, labels), with
+        # the buckets the dashboards and alerts were written for.
+        self.requests = Counter(
+            "http_requests_total",
+            "Total number of requests by method, status and handler.",
+            ["method", "status", "handler"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "http_request_duration_seconds",
+            "Latency with only few buckets by handler. "
+            "Made to be only used if aggregation by handler is important. ",
+            ["method", "handler"],
+            buckets=LATENCY_LOWR_BUCKETS,
+            registry=self.registry,
+        )
+        self.latency_highr = Histogram(
+            "http_request_duration_highr_seconds",
+            "Latency with many buckets but no API specific labels. "
+            "Made for more accurate percentile calculations. ",
+            buckets=LATENCY_HIGHR_BUCKETS,
+            registry=self.registry,
+        )
+        self._children: dict[tuple, tuple] = {}
         self.in_flight = Gauge(
             "fastapi_example_requests_in_flight",
             "HTTP requests the app has started and not yet answered (probes included)",
@@ -61,34 +84,17 @@ class Metrics:
         )
         self._server = None
 
-    def instrument(self, app: FastAPI) -> None:
-        """Count and time the app's requests by method, status class and route template."""
-        instrumentator = Instrumentator(
-            should_group_status_codes=True,
-            excluded_handlers=[f"^{path}$" for path in UNCOUNTED_PATHS],
-            registry=self.registry,
-        )
-        instrumentator.add(
-            http.requests(registry=self.registry),
-            http.latency(
-                metric_name="http_request_duration_highr_seconds",
-                metric_doc="Latency with many buckets but no API specific labels. "
-                "Made for more accurate percentile calculations. ",
-                should_include_handler=False,
-                should_include_method=False,
-                should_include_status=False,
-                buckets=LATENCY_HIGHR_BUCKETS,
-                registry=self.registry,
-            ),
-            http.latency(
-                metric_doc="Latency with only few buckets by handler. "
-                "Made to be only used if aggregation by handler is important. ",
-                should_include_status=False,
-                buckets=LATENCY_LOWR_BUCKETS,
-                registry=self.registry,
-            ),
-        )
-        instrumentator.instrument(app)
+    def observe_request(self, method: str, status: int, handler: str, seconds: float) -> None:
+        key = (method, status // 100, handler)
+        children = self._children.get(key)
+        if children is None:  # labels() takes a lock and builds a key: once per series
+            children = self._children[key] = (
+                self.requests.labels(method, f"{status // 100}xx", handler),
+                self.latency.labels(method, handler),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
+        self.latency_highr.observe(seconds)
 
     def start_server(self, host: str, port: int) -> None:
         if not port:

@@ -1,11 +1,16 @@
-"""Tables and the public shapes of each resource (XBase / XCreate / XUpdate / XPublic)."""
+"""The tables (SQLModel) and the API's shapes of each resource (XCreate / XUpdate / XPublic).
+
+The shapes the API reads and answers are pydantic models: SQLModel runs its own __init__
+for every instance it validates, which made a page of 20 items cost a quarter more
+(docs/decisions/0007-pydantic-schemas.md). They keep the tables' field names and limits.
+"""
 
 from datetime import UTC, datetime
 from typing import Annotated
 
 import pydantic
 from annotated_types import Ge, Le
-from pydantic import AfterValidator, StringConstraints
+from pydantic import AfterValidator, BaseModel, StringConstraints
 from sqlalchemy import BigInteger, Column, ForeignKey, Integer
 from sqlmodel import Field, SQLModel
 
@@ -72,18 +77,15 @@ class Role(SQLModel, table=True):
     name: str = Field(max_length=30, unique=True)
 
 
-class RolePublic(SQLModel):
+class RolePublic(BaseModel):
     id: int
     name: str
 
 
-class UserBase(SQLModel):
-    username: str = Field(max_length=30, unique=True)
-
-
-class User(UserBase, table=True):
+class User(SQLModel, table=True):
     __tablename__ = "users"
     __table_args__ = TABLE_ARGS
+    username: str = Field(max_length=30, unique=True)
     id: int | None = Field(default=None, primary_key=True)
     hashed_password: str = Field(max_length=255)
     role_id: int = Field(foreign_key="roles.id")
@@ -96,41 +98,38 @@ class User(UserBase, table=True):
         return self.role_id == ADMIN_ROLE_ID
 
 
-class UserCreate(SQLModel):
+class UserCreate(BaseModel):
     username: Username
     role_id: Id = USER_ROLE_ID
-    password: Password | None = Field(
+    password: Password | None = pydantic.Field(
         default=None, description="Leave out to have a password generated and returned once"
     )
 
 
-class UserUpdate(SQLModel):
+class UserUpdate(BaseModel):
     # Leave a field out to keep it; none of them can be null.
-    username: Username = Field(default=None)
-    password: Password = Field(default=None)
-    role_id: Id = Field(default=None)
-    activated: bool = Field(default=None)
+    username: Username = pydantic.Field(default=None)
+    password: Password = pydantic.Field(default=None)
+    role_id: Id = pydantic.Field(default=None)
+    activated: bool = pydantic.Field(default=None)
 
 
-class UserPublic(UserBase):
+class UserPublic(BaseModel):
+    username: str = pydantic.Field(max_length=30)
     id: int
     role_id: int
     activated: bool
     created_at: datetime
     updated_at: datetime
 
-    @property
-    def is_admin(self) -> bool:
-        return self.role_id == ADMIN_ROLE_ID
-
 
 class UserCreated(UserPublic):
-    password: str | None = Field(
+    password: str | None = pydantic.Field(
         default=None, description="The generated password, shown only this once"
     )
 
 
-class ListQuery(pydantic.BaseModel):
+class ListQuery(BaseModel):
     """A list route's query: the page, the limit and, in a subclass, the filters."""
 
     page: Annotated[int, Ge(1), Le(MAX_PAGE)] = 1
@@ -142,21 +141,18 @@ class UserQuery(ListQuery):
     activated: bool | None = None
 
 
-class UsersPage(SQLModel):
+class UsersPage(BaseModel):
     page: int
     limit: int
     total: int
     users: list[UserPublic]
 
 
-class ItemBase(SQLModel):
-    name: str = Field(max_length=100, unique=True)
-    description: str | None = Field(default=None, max_length=1000)
-
-
-class Item(ItemBase, table=True):
+class Item(SQLModel, table=True):
     __tablename__ = "items"
     __table_args__ = TABLE_ARGS
+    name: str = Field(max_length=100, unique=True)
+    description: str | None = Field(default=None, max_length=1000)
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="users.id", index=True)
     created_at: datetime = Field(default_factory=utcnow)
@@ -176,17 +172,19 @@ class RowCount(SQLModel, table=True):
     total: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
-class ItemCreate(SQLModel):
+class ItemCreate(BaseModel):
     name: ItemName
     description: Description | None = None
 
 
-class ItemUpdate(SQLModel):
-    name: ItemName = Field(default=None, description="Leave out to keep the name")
-    description: Description | None = Field(default=None, description="null clears it")
+class ItemUpdate(BaseModel):
+    name: ItemName = pydantic.Field(default=None, description="Leave out to keep the name")
+    description: Description | None = pydantic.Field(default=None, description="null clears it")
 
 
-class ItemPublic(ItemBase):
+class ItemPublic(BaseModel):
+    name: str = pydantic.Field(max_length=100)
+    description: str | None = pydantic.Field(default=None, max_length=1000)
     id: int
     user_id: int
     created_at: datetime
@@ -198,7 +196,7 @@ class ItemQuery(ListQuery):
     description: Filter = None
 
 
-class ItemsPage(SQLModel):
+class ItemsPage(BaseModel):
     page: int
     limit: int
     total: int
@@ -235,19 +233,19 @@ class RotatedRefreshToken(SQLModel, table=True):
     expires_at: datetime = Field(index=True)  # the cleanup job deletes by it, in batches
 
 
-class LoginRequest(SQLModel):
+class LoginRequest(BaseModel):
     username: Username
     password: LoginPassword
 
 
-class RefreshRequest(SQLModel):
+class RefreshRequest(BaseModel):
     refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
-class TokenPair(SQLModel):
-    id: int = Field(description="The user's id")
+class TokenPair(BaseModel):
+    id: int = pydantic.Field(description="The user's id")
     access_token: str
-    expires: int = Field(description="Access token lifetime in seconds")
+    expires: int = pydantic.Field(description="Access token lifetime in seconds")
     refresh_token: str
 
 
@@ -259,7 +257,7 @@ class Version(SQLModel, table=True):
     supported: bool
 
 
-class VersionPublic(SQLModel):
+class VersionPublic(BaseModel):
     id: int
     version: str
     supported: bool
@@ -271,7 +269,3 @@ class LoginFailure(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(max_length=30, index=True)
     failed_at: datetime = Field(default_factory=utcnow, index=True)
-
-
-class ErrorMessage(SQLModel):
-    detail: str

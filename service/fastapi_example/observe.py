@@ -1,5 +1,5 @@
-"""A pure-ASGI middleware for each request's id (X-Request-ID), access log line and the
-count of requests in flight. Never logs bodies, headers or query strings: they can hold
+"""One pure-ASGI middleware per request: its id (X-Request-ID), its access log line and its
+HTTP metrics, timed once. Never logs bodies, headers or query strings: they can hold
 passwords and tokens."""
 
 from time import perf_counter
@@ -8,10 +8,10 @@ from fastapi_example.logs import access_log, clean_request_id, request_id_var
 from fastapi_example.metrics import UNCOUNTED_PATHS, Metrics
 
 
-class RequestLog:
+class ObserveRequests:
     def __init__(self, app, metrics: Metrics) -> None:
         self.app = app
-        self.in_flight = metrics.in_flight
+        self.metrics = metrics
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -30,15 +30,22 @@ class RequestLog:
                 ]
             await send(message)
 
-        self.in_flight.inc()
+        in_flight = self.metrics.in_flight
+        in_flight.inc()
         started = perf_counter()
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            self.in_flight.dec()
-            # FastAPI leaves the matched route in the scope: none for the static files mounted
-            # at / nor for a 404 ("unmatched" in the log).
+            seconds = perf_counter() - started
+            # Before the request is counted: in flight + counted never exceeds those started.
+            in_flight.dec()
+            path = scope["path"]
+            # FastAPI leaves the matched route in the scope; none for the static files mounted
+            # at / nor for a 404: "none" in the metrics, as the instrumentator names them, and
+            # "unmatched" in the log.
             route = getattr(scope.get("route"), "path", None)
-            if scope["path"] not in UNCOUNTED_PATHS:
-                access_log(scope, route, status, perf_counter() - started)
+            if (route or path) not in UNCOUNTED_PATHS:
+                self.metrics.observe_request(scope["method"], status, route or "none", seconds)
+            if path not in UNCOUNTED_PATHS:
+                access_log(scope, route, status, seconds)
             request_id_var.reset(rid_token)

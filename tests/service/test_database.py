@@ -23,6 +23,7 @@ def run(api_settings, scenario, **settings):
     database = Database(api_settings.model_copy(update=settings))
 
     async def main():
+        await database.start()
         try:
             return await scenario(database)
         finally:
@@ -103,11 +104,12 @@ def test_an_exhausted_pool_is_a_json_503_with_retry_after(api_settings, monkeypa
     app = create_app(api_settings.model_copy(update={"db_pool_size": 1}))
     with TestClient(app) as client:
         headers = bearer(login(client, *ADMIN))
-        held = client.portal.call(app.state.db.pool.raw_connection)  # the one connection
+        dialect = app.state.db.dialect
+        held = client.portal.call(dialect.acquire)  # the one connection
         try:
             response = client.post("/items", json={"name": "never-written"}, headers=headers)
         finally:
-            client.portal.call(held.close)
+            client.portal.call(dialect.release, held, False)
         assert client.get("/auth/me", headers=headers).status_code == 200  # free again
     assert response.status_code == 503, response.text
     assert response.json()["detail"]
@@ -125,7 +127,8 @@ def test_an_invalid_body_is_a_422_without_waiting_for_a_connection(
     app = create_app(api_settings.model_copy(update=settings))
     with TestClient(app) as client:
         assert client.get("/roles").status_code == 200  # the catalog is cached from now on
-        held = client.portal.call(app.state.db.pool.raw_connection)
+        dialect = app.state.db.dialect
+        held = client.portal.call(dialect.acquire)
         try:
             bad = [
                 client.post("/auth/refresh", json={}),
@@ -133,7 +136,7 @@ def test_an_invalid_body_is_a_422_without_waiting_for_a_connection(
                 client.post("/items", json={}, headers=headers),
             ]
         finally:
-            client.portal.call(held.close)
+            client.portal.call(dialect.release, held, False)
     assert [response.status_code for response in bad] == [422, 422, 503], [r.text for r in bad]
 
 

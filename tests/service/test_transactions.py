@@ -26,6 +26,7 @@ def run(api_settings, scenario, **settings):
     database = Database(api_settings.model_copy(update=settings))
 
     async def main():
+        await database.start()
         try:
             return await scenario(database)
         finally:

@@ -1,1 +1,20 @@
-"""The API's routers, one module per resource."""
+"""The API's routers, one module per resource, and the router class they share."""
+
+from fastapi import APIRouter
+from starlette.routing import Match, get_route_path
+from starlette.types import Scope
+
+
+class PrefixedRouter(APIRouter):
+    """An APIRouter that FastAPI passes over at once for a path outside its prefix.
+
+    FastAPI tries the included routers in turn and, in each, matches every route's pattern
+    without first looking at the prefix they share, so a request paid for matching the
+    routes of every router included before its own (docs/decisions/0004-prefixed-routers.md).
+    The check reads this router's own prefix: include it without one of include_router's.
+    """
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if not get_route_path(scope).startswith(self.prefix):
+            return Match.NONE, {}
+        return super().matches(scope)

@@ -1,4 +1,4 @@
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import Depends, Request, status
 
 from fastapi_example.data import sessions
 from fastapi_example.db import DatabaseDep
@@ -12,12 +12,13 @@ from fastapi_example.deps import (
 from fastapi_example.login import authenticate
 from fastapi_example.logs import USER_ID_KEY
 from fastapi_example.models import LoginRequest, RefreshRequest, TokenPair, UserPublic
+from fastapi_example.routes import PrefixedRouter
 
 # `router`: the routes of the caller's session; `public`: those that open or renew one.
-router = APIRouter(
+router = PrefixedRouter(
     prefix="/auth", tags=["auth"], dependencies=[VersionChecked, Depends(current_user)]
 )
-public = APIRouter(prefix="/auth", tags=["auth"], dependencies=[VersionChecked])
+public = PrefixedRouter(prefix="/auth", tags=["auth"], dependencies=[VersionChecked])
 
 
 @router.get("/me", response_model=UserPublic)

@@ -1,17 +1,24 @@
 """Roles and versions: small public lists, answered from the in-process catalog cache."""
 
-from fastapi import APIRouter, HTTPException
+from fastapi import HTTPException, Request, Response
 
 from fastapi_example.deps import CatalogDep, VersionChecked
 from fastapi_example.models import Id, RolePublic, VersionPublic
+from fastapi_example.routes import PrefixedRouter
 
-roles = APIRouter(prefix="/roles", tags=["roles"], dependencies=[VersionChecked])
-versions = APIRouter(prefix="/versions", tags=["versions"])
+roles = PrefixedRouter(prefix="/roles", tags=["roles"], dependencies=[VersionChecked])
+versions = PrefixedRouter(prefix="/versions", tags=["versions"])
+
+
+def _cached(body: bytes) -> Response:
+    """A list as the catalog serialized it at its last refresh: the response model's JSON
+    (docs/decisions/0006-cached-catalog-json.md)."""
+    return Response(body, media_type="application/json")
 
 
 @roles.get("", response_model=list[RolePublic])
-async def list_roles(catalog: CatalogDep):
-    return catalog.roles
+async def list_roles(request: Request) -> Response:
+    return _cached(request.app.state.catalog.roles_json)
 
 
 @roles.get("/{role_id}", response_model=RolePublic)
@@ -23,6 +30,6 @@ async def read_role(role_id: Id, catalog: CatalogDep):
 
 
 @versions.get("", response_model=list[VersionPublic])
-async def list_versions(catalog: CatalogDep):
+async def list_versions(catalog: CatalogDep) -> Response:
     """Every known client version and whether it is still supported (not version-checked)."""
-    return catalog.versions
+    return _cached(catalog.versions_json)

@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import Depends, HTTPException, Query, status
 
 from fastapi_example.data import items
 from fastapi_example.db import Connection, DatabaseDep, UniqueViolation
@@ -14,9 +14,10 @@ from fastapi_example.models import (
     ItemUpdate,
     utcnow,
 )
+from fastapi_example.routes import PrefixedRouter
 
 # Every route: the X-Version check, then a caller with a valid access token.
-router = APIRouter(
+router = PrefixedRouter(
     prefix="/items", tags=["items"], dependencies=[VersionChecked, Depends(current_user)]
 )
 

@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import Depends, HTTPException, Query, status
 from fastapi.exceptions import RequestValidationError
 
 from fastapi_example.data import catalog, sessions, users
@@ -18,10 +18,11 @@ from fastapi_example.models import (
     UsersPage,
     UserUpdate,
 )
+from fastapi_example.routes import PrefixedRouter
 from fastapi_example.security import generate_password
 
 # Every route: the X-Version check, then a caller with a valid access token.
-router = APIRouter(
+router = PrefixedRouter(
     prefix="/users", tags=["users"], dependencies=[VersionChecked, Depends(logged_in)]
 )
 
