@@ -15,6 +15,10 @@ REFRESH_RUNS = [
     "refresh-baseline.txt",
     "refresh-api-check.txt",
     "refresh-baseline-check.txt",
+    # The other checkout's API, when run.py compares two (BENCH_COMPARE).
+    "refresh-old-warm.txt",
+    "refresh-old.txt",
+    "refresh-old-check.txt",
 ]
 
 

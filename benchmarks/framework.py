@@ -1,9 +1,10 @@
 """FastAPI's own cost per request: one route answering a constant, in-process.
 
-The numbers direct.py and benchmarks/HISTORY.md (twelfth round) cite: the same endpoint
-served by bare ASGI, by Starlette, by FastAPI through an included router, by FastAPI with
-FastAPI's handler replaced (the endpoint returned by get_route_handler) and by
-fastapi_example's DirectRoute. Each app is called with ASGI messages (no server, no
+What a route costs before any of the API's own work (docs/performance.md): the same
+endpoint served by bare ASGI, by Starlette, by FastAPI through an included router, with a
+dependency, with a dependency that reads a header parameter, with a response_model that
+makes the JSON, and with FastAPI's per-request handler replaced by the endpoint (what an
+endpoint costs around the handler). Each app is called with ASGI messages (no server, no
 socket, no database) on uvloop; best and median of five runs of 10,000 calls each.
 
     cd benchmarks && python framework.py   (prints a table, writes results/framework-<UTC>.json)
@@ -14,15 +15,15 @@ import statistics
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Annotated
 
 import run
 import uvloop
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 from starlette.applications import Starlette
 from starlette.routing import Route
-
-from fastapi_example.direct import DirectRoute
 
 HERE = Path(__file__).resolve().parent
 BODY = b'{"status":"ok"}'
@@ -46,9 +47,33 @@ class HandlerOnly(APIRoute):
         return self.endpoint
 
 
-def fastapi_app(route_class: type[APIRoute]) -> FastAPI:
+async def nothing() -> None:
+    return None
+
+
+async def header(x_version: Annotated[str, Header()] = "") -> str:
+    return x_version
+
+
+async def with_dependency(_: Annotated[None, Depends(nothing)]) -> Response:
+    return await constant(None)
+
+
+async def with_header(_: Annotated[str, Depends(header)]) -> Response:
+    return await constant(None)
+
+
+class Status(BaseModel):
+    status: str
+
+
+async def with_model() -> dict:
+    return {"status": "ok"}
+
+
+def fastapi_app(endpoint=constant, route_class: type[APIRoute] = APIRoute, **route) -> FastAPI:
     router = APIRouter(prefix="/p", route_class=route_class)
-    router.add_api_route("/x", constant, methods=["GET"])
+    router.add_api_route("/x", endpoint, methods=["GET"], **route)
     app = FastAPI(telemetry={"tracing": False, "metrics": False, "logs": False})
     app.include_router(router)
     return app
@@ -57,9 +82,11 @@ def fastapi_app(route_class: type[APIRoute]) -> FastAPI:
 APPS = [
     ("bare ASGI", bare),
     ("Starlette", Starlette(routes=[Route("/p/x", constant)])),
-    ("FastAPI", fastapi_app(APIRoute)),
-    ("FastAPI, handler replaced", fastapi_app(HandlerOnly)),
-    ("FastAPI, DirectRoute", fastapi_app(DirectRoute)),
+    ("FastAPI", fastapi_app()),
+    ("FastAPI, a dependency", fastapi_app(with_dependency)),
+    ("FastAPI, a header dependency", fastapi_app(with_header)),
+    ("FastAPI, response_model", fastapi_app(with_model, response_model=Status)),
+    ("FastAPI, handler replaced", fastapi_app(route_class=HandlerOnly)),
 ]
 
 

@@ -69,10 +69,15 @@ class Server:
                 self.process.wait()
 
 
-def api(env: dict, port: int, log: Path) -> Server:
-    """The API as the image runs it: `fastapi-example serve` (migrate has run before)."""
-    args = ["fastapi-example", "serve"]
-    return Server("API", args, dict(env, PORT=str(port)), port, log, "/readyz")
+def api(
+    env: dict, port: int, log: Path, command: str = "fastapi-example", name: str = "API"
+) -> Server:
+    """The API as the image runs it: `fastapi-example serve` (migrate has run before).
+
+    `command`: another checkout's fastapi-example, to serve its API beside this one."""
+    # Its metrics listener on a port of its own, so two APIs can run at once.
+    env = dict(env, PORT=str(port), METRICS_PORT=str(port + 1000))
+    return Server(name, [command, "serve"], env, port, log, "/readyz")
 
 
 def _uvicorn(app: str, port: int) -> list[str]:

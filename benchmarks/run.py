@@ -17,6 +17,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import compare
 import dataset
 import procs
 import scale
@@ -38,7 +39,10 @@ IDLE = float(os.environ.get("BENCH_CLEANUP_IDLE_SECONDS", "60"))
 CLEANUP_CAP_SECONDS = 6 * 3600
 SCALES = [int(n) for n in os.environ.get("BENCH_SCALES", "10000,100000,1000000").split(",")]
 BUFFER_POOL_MB = int(os.environ.get("BENCH_INNODB_BUFFER_POOL_MB", "1024"))
-API_PORT, BASELINE_PORT, FLOOR_PORT = 18080, 18081, 18082
+# Another checkout of the API (its own .venv), served beside this one on the same data set
+# and measured route by route in the same run: "old" in the results (compare.py).
+COMPARE = os.environ.get("BENCH_COMPARE", "")
+API_PORT, BASELINE_PORT, FLOOR_PORT, OLD_PORT = 18080, 18081, 18082, 18083
 
 # (name in the table, wrk script, the original's req/s where the issue gives one)
 ROUTES = [
@@ -126,7 +130,7 @@ def machine() -> dict:
     }
 
 
-def import_time(env: dict) -> float:
+def import_time(env: dict, python: str = sys.executable) -> float:
     """Median of 5 fresh interpreters importing the app (fastapi_example.main)."""
     code = (
         "import time; t = time.perf_counter(); import fastapi_example.main;"
@@ -135,7 +139,7 @@ def import_time(env: dict) -> float:
     runs = [
         float(
             subprocess.run(
-                [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+                [python, "-c", code], env=env, capture_output=True, text=True, check=True
             ).stdout
         )
         for _ in range(5)
@@ -143,11 +147,11 @@ def import_time(env: dict) -> float:
     return round(statistics.median(runs), 3)
 
 
-def startup(env: dict, log: Path) -> dict:
+def startup(env: dict, log: Path, command: str = "fastapi-example") -> dict:
     """Process start → /readyz 200, median of 5; the API stopped after each."""
     runs = []
     for _ in range(5):
-        server = procs.api(env, API_PORT, log)
+        server = procs.api(env, API_PORT, log, command)
         runs.append(server.ready_s)
         server.stop()
     return {"median_s": round(statistics.median(runs), 3), "runs_s": [round(r, 3) for r in runs]}
@@ -182,10 +186,8 @@ def profile(server: procs.Server, script: str, env: dict, seconds: float) -> lis
 
 # Where a GIL sample's time goes: the innermost frame that belongs to one of these.
 COMPONENTS = [
-    # asyncmy is compiled: py-spy shows its time in the Python frame that awaits it,
-    # SQLAlchemy's adapter (writes) or DriverPool.rows (reads).
-    ("asyncmy (driver) via SQLAlchemy's asyncio adapter", "connectors/asyncio.py"),
-    ("asyncmy (driver) via DriverPool.rows", "DriverPool\\.rows \\(.*driver\\.py"),
+    # asyncmy is compiled: py-spy shows its time in the Python frame that calls it.
+    ("asyncmy (driver)", "MySQL\\.run \\(.*dialects\\.py"),
     ("sqlalchemy/sqlmodel", "sqlalchemy/|sqlmodel/|greenlet"),
     ("pydantic", "pydantic"),
     ("threadpool hand-off", "to_thread|WorkerThread|Queue\\.|Condition\\.|_write_to_self"),
@@ -286,6 +288,11 @@ def main() -> None:
         results["dataset"] = dataset.build(env, work / "data", USERS, ITEMS, SESSIONS)
         results["import_s"] = import_time(env)
         results["startup"] = startup(env, work / "api.log")
+        if COMPARE:
+            results["old"] = compare.describe(COMPARE)
+            results["old"]["import_s"] = import_time(env, compare.python(COMPARE))
+            old_log = work / "old.log"
+            results["old"]["startup"] = startup(env, old_log, compare.command(COMPARE))
         started = time.monotonic()
         subprocess.run(["fastapi-example", "migrate"], env=env, check=True, capture_output=True)
         results["migrate_s"] = round(time.monotonic() - started, 2)
@@ -293,13 +300,17 @@ def main() -> None:
         base = procs.baseline(env, BASELINE_PORT, work / "baseline.log")
         floor = procs.floor(env, FLOOR_PORT, work / "floor.log")
         servers += [api, base, floor]
+        old = None
+        if COMPARE:
+            old = procs.api(env, OLD_PORT, work / "old.log", compare.command(COMPARE), "old API")
+            servers.append(old)
         ceiling_env = procs.wrk_env(env, work / "data", ITEMS, 2, "ceiling")
         # One request per route and server before any measurement: a route that fails
         # stops the run at once, with its answer (procs.RouteFailed).
         print("one request per route on the API, the baseline and the floor …", flush=True)
         procs.check(base, "ceiling.lua", ceiling_env, "GET /ceiling")
         for name, script, _ in ROUTES:
-            for key, server in measured_on(name, api, base, floor):
+            for key, server in measured_on(name, api, base, floor, old):
                 procs.check(server, script, procs.wrk_env(env, work / "data", ITEMS, 1, key), name)
         results["ceiling"] = procs.measured(
             base, "ceiling.lua", ceiling_env, SECONDS, WARMUP, route="GET /ceiling"
@@ -308,14 +319,19 @@ def main() -> None:
         for name, script, original in ROUTES:
             print(f"{name} …", flush=True)
             row = {"original_rps": original}
-            for key, server in measured_on(name, api, base, floor):
+            for key, server in measured_on(name, api, base, floor, old):
                 wenv = procs.wrk_env(env, work / "data", ITEMS, 2, key)
                 row[key] = procs.measured(server, script, wenv, SECONDS, WARMUP, key, name)
             results["routes"][name] = row
             if name == "GET /items?name=<filter>":
                 results["rss_mb_after_warmup"] = api.rss_mb()
+                if old:
+                    results["old"]["rss_mb_after_warmup"] = old.rss_mb()
         # Logins included: each Argon2 hash holds 19 MiB while it runs (security.hashing).
         results["rss_mb_after_routes"] = api.rss_mb()
+        if old:
+            results["old"]["rss_mb_after_routes"] = old.rss_mb()
+            old.stop()  # the cleanup step measures this checkout's API alone
         wenv = procs.wrk_env(env, work / "data", ITEMS, 2, "profile")
         results["profiles"] = {
             "GET /auth/me": profile(api, "me.lua", wenv, 5),
@@ -348,15 +364,21 @@ def main() -> None:
     results["machine"]["load_average_at_end"] = os.getloadavg()
     results["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     results["targets"] = evaluate(results)
+    if COMPARE:
+        results["comparison"] = compare.compare(results)
     out_dir.mkdir(exist_ok=True)
     name = f"bench-{results['started'].replace(':', '').replace('+0000', 'Z')}.json"
     (out_dir / name).write_text(json.dumps(results, indent=2) + "\n")
     print_table(results)
+    if COMPARE:
+        compare.print_table(results)
     print(f"\nwritten: benchmarks/results/{name}")
 
 
-def measured_on(route: str, api, base, floor) -> list[tuple[str, procs.Server]]:
-    servers = [("api", api), ("baseline", base)]
+def measured_on(route: str, api, base, floor, old=None) -> list[tuple[str, procs.Server]]:
+    """The servers a route is measured on, in turn: this API, the other checkout's, the
+    baseline and, for the reads it serves, the floor."""
+    servers = [("api", api), *([("old", old)] if old else []), ("baseline", base)]
     return [*servers, ("floor", floor)] if route in FLOOR_ROUTES else servers
 
 

@@ -9,11 +9,10 @@ by the driver itself, asyncmy for MySQL and aiosqlite for SQLite; dialects.py ho
 differs between the two, their pools included. Why not SQLAlchemy's execution:
 docs/decisions/0001-plain-sql-on-the-driver.md.
 
-`make_engine` (pymysql or sqlite3) serves `migrate`, the token-cleanup job and the tests,
-which use SQLModel's ORM.
+`make_engine` (pymysql or sqlite3, SQLModel's ORM) serves `migrate`, the token-cleanup job
+and the tests.
 """
 
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, TypeVar
@@ -21,7 +20,6 @@ from typing import Annotated, Any, TypeVar
 import anyio
 from fastapi import Depends, Request
 from sqlalchemy import Engine, create_engine, event, make_url
-from sqlalchemy.exc import DisconnectionError
 
 from fastapi_example.dialects import (
     DatabaseUnavailable,
@@ -38,7 +36,6 @@ from fastapi_example.settings import Settings
 T = TypeVar("T")
 POOL_TIMEOUT_SECONDS = 5
 POOL_RECYCLE_SECONDS = 1800  # below MySQL's default wait_timeout (8 h) and most proxies' idle cut
-PING_AFTER_IDLE_SECONDS = 1.0
 SQLITE_BUSY_SECONDS = 10
 
 __all__ = ["Database", "DatabaseUnavailable", "Deadlock", "Row", "UniqueViolation"]
@@ -68,34 +65,9 @@ def make_engine(settings: Settings) -> Engine:
             "write_timeout": 30,
         },
         pool_recycle=POOL_RECYCLE_SECONDS,
-        pool_size=settings.db_pool_size,
-        pool_timeout=POOL_TIMEOUT_SECONDS,
+        pool_pre_ping=True,  # a connection the server closed is replaced, not handed out
     )
-    _ping_idle_connections(engine)
     return engine
-
-
-def _ping_idle_connections(engine: Engine) -> None:
-    """pool_pre_ping, but only for connections idle longer than PING_AFTER_IDLE_SECONDS.
-
-    A connection handed back a moment ago is alive; pinging it would cost a round trip per
-    request. One that sat idle may have been cut (server restart, wait_timeout, a proxy): it
-    is pinged, and a dead one is replaced before the request sees it.
-    """
-
-    @event.listens_for(engine, "checkin")
-    def _on_checkin(_dbapi_connection, record):
-        record.info["idle_since"] = time.monotonic()
-
-    @event.listens_for(engine, "checkout")
-    def _on_checkout(dbapi_connection, record, _proxy):
-        idle_since = record.info.get("idle_since")
-        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
-            return
-        try:
-            engine.dialect.do_ping(dbapi_connection)
-        except Exception as error:
-            raise DisconnectionError("idle connection lost") from error
 
 
 def _sqlite_begin_immediate(engine: Engine) -> None:

@@ -49,7 +49,7 @@ async def check_version(
     passes. Routers declare it first, so it comes before the token and the input checks."""
     if not x_version:
         return
-    catalog = await request.app.state.catalog.fresh()
+    catalog = await get_catalog(request)
     supported = catalog.supported(x_version)
     if supported:
         return
@@ -92,7 +92,8 @@ class BearerCaller(HTTPBearer):
     OpenAPI document), resolved to the caller of the token: one autocommit read, else 401.
 
     One dependency rather than a caller dependency on top of HTTPBearer's: each level FastAPI
-    solves per request costs about as much as the token's lookup (docs/decisions/0005-...).
+    solves per request costs about as much as the token's lookup
+    (docs/decisions/0004-bearer-caller.md).
     """
 
     async def __call__(self, request: Request) -> Caller:

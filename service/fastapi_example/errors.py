@@ -50,7 +50,8 @@ async def _on_database_unavailable(_request: Request, exc: DatabaseUnavailable) 
 async def _on_validation_error(request: Request, exc: RequestValidationError) -> Response:
     """FastAPI parses a JSON body before it solves a route's dependencies, so a body it cannot
     parse would be answered 422 before the X-Version and token checks: a caller without a
-    valid token would learn about the route's input. Those checks run first here."""
+    valid token would learn about the route's input. Those checks run first here
+    (docs/decisions/0008-checks-before-an-unreadable-body.md)."""
     route = request.scope.get("route")
     if route is not None and any(error["type"] == "json_invalid" for error in exc.errors()):
         checks = {dependency.call for dependency in route.dependant.dependencies}

@@ -82,7 +82,7 @@ def access_log(scope, route: str | None, status: int, seconds: float) -> None:
 
     The record is made and handed to the logger's handlers directly, as a record received
     from elsewhere would be: Logger.info would also look up the caller's file and line in
-    the stack, which no line of this log shows (docs/decisions/0007-access-log-records.md).
+    the stack, which no line of this log shows (docs/decisions/0006-access-log-records.md).
     """
     if not access_logger.isEnabledFor(logging.INFO):
         return

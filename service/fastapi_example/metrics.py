@@ -2,7 +2,7 @@
 
 The HTTP families are those prometheus-fastapi-instrumentator makes (names, help, labels),
 which the dashboards and alerts query; observe.RequestLog records them from the route
-FastAPI matched (docs/decisions/0003-request-metrics.md). Each app has its own registry
+FastAPI matched (docs/decisions/0002-request-metrics-middleware.md). Each app has its own registry
 (tests build many apps); the listener on METRICS_PORT starts in the lifespan, never at import.
 """
 

@@ -29,8 +29,7 @@ class Settings(BaseSettings):
     db_user: str = "fastapi_example"
     db_password: str = ""
     db_connect_timeout: int = 3
-    db_pool_size: int = 10
-    db_max_overflow: int = 10
+    db_pool_size: int = 10  # connections per process; a request waits for one when all are busy
 
     host: str = "127.0.0.1"
     port: int = 8080

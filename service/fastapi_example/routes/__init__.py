@@ -10,7 +10,7 @@ class PrefixedRouter(APIRouter):
 
     FastAPI tries the included routers in turn and, in each, matches every route's pattern
     without first looking at the prefix they share, so a request paid for matching the
-    routes of every router included before its own (docs/decisions/0004-prefixed-routers.md).
+    routes of every router included before its own (docs/decisions/0003-prefixed-routers.md).
     The check reads this router's own prefix: include it without one of include_router's.
     """
 

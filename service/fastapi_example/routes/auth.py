@@ -1,4 +1,4 @@
-from fastapi import Depends, Request, status
+from fastapi import Request, status
 
 from fastapi_example.data import sessions
 from fastapi_example.db import DatabaseDep
@@ -6,7 +6,6 @@ from fastapi_example.deps import (
     CurrentUser,
     SettingsDep,
     VersionChecked,
-    current_user,
     unauthorized,
 )
 from fastapi_example.login import authenticate
@@ -14,11 +13,7 @@ from fastapi_example.logs import USER_ID_KEY
 from fastapi_example.models import LoginRequest, RefreshRequest, TokenPair, UserPublic
 from fastapi_example.routes import PrefixedRouter
 
-# `router`: the routes of the caller's session; `public`: those that open or renew one.
-router = PrefixedRouter(
-    prefix="/auth", tags=["auth"], dependencies=[VersionChecked, Depends(current_user)]
-)
-public = PrefixedRouter(prefix="/auth", tags=["auth"], dependencies=[VersionChecked])
+router = PrefixedRouter(prefix="/auth", tags=["auth"], dependencies=[VersionChecked])
 
 
 @router.get("/me", response_model=UserPublic)
@@ -32,7 +27,7 @@ async def logout(user: CurrentUser, db: DatabaseDep) -> None:
     await sessions.end_session(db, user.session_id)
 
 
-@public.post("/token", response_model=TokenPair)
+@router.post("/token", response_model=TokenPair)
 async def login(body: LoginRequest, request: Request, db: DatabaseDep, settings: SettingsDep):
     """Open a session (one per device) and get its access and refresh tokens."""
     user = await authenticate(
@@ -47,7 +42,7 @@ async def login(body: LoginRequest, request: Request, db: DatabaseDep, settings:
     return await sessions.open_session(db, user["id"], settings)
 
 
-@public.post("/refresh", response_model=TokenPair)
+@router.post("/refresh", response_model=TokenPair)
 async def refresh(body: RefreshRequest, db: DatabaseDep, settings: SettingsDep):
     """Exchange a refresh token for new tokens; reusing an exchanged one ends the session."""
     pair = await sessions.rotate_session(db, body.refresh_token, settings)

@@ -2,7 +2,7 @@
 
 from fastapi import HTTPException, Request, Response
 
-from fastapi_example.deps import CatalogDep, VersionChecked
+from fastapi_example.deps import CatalogDep, VersionChecked, get_catalog
 from fastapi_example.models import Id, RolePublic, VersionPublic
 from fastapi_example.routes import PrefixedRouter
 
@@ -10,15 +10,19 @@ roles = PrefixedRouter(prefix="/roles", tags=["roles"], dependencies=[VersionChe
 versions = PrefixedRouter(prefix="/versions", tags=["versions"])
 
 
-def _cached(body: bytes) -> Response:
-    """A list as the catalog serialized it at its last refresh: the response model's JSON
-    (docs/decisions/0006-cached-catalog-json.md)."""
+def _json(body: bytes) -> Response:
+    """A list as the catalog serialized it at its last refresh: the response model's JSON.
+
+    The lists take their Request and call get_catalog themselves: they are the cheapest
+    routes, and a dependency would cost them more than the rest of their work
+    (docs/decisions/0005-catalog-lists.md).
+    """
     return Response(body, media_type="application/json")
 
 
 @roles.get("", response_model=list[RolePublic])
 async def list_roles(request: Request) -> Response:
-    return _cached(request.app.state.catalog.roles_json)
+    return _json((await get_catalog(request)).roles_json)
 
 
 @roles.get("/{role_id}", response_model=RolePublic)
@@ -30,6 +34,6 @@ async def read_role(role_id: Id, catalog: CatalogDep):
 
 
 @versions.get("", response_model=list[VersionPublic])
-async def list_versions(catalog: CatalogDep) -> Response:
+async def list_versions(request: Request) -> Response:
     """Every known client version and whether it is still supported (not version-checked)."""
-    return _cached(catalog.versions_json)
+    return _json((await get_catalog(request)).versions_json)

@@ -5,8 +5,14 @@ from fastapi.exceptions import RequestValidationError
 
 from fastapi_example.data import catalog, sessions, users
 from fastapi_example.db import Database, DatabaseDep, Row, UniqueViolation
-from fastapi_example.deps import AdminUser, Caller, CurrentUser, SettingsDep, VersionChecked
-from fastapi_example.deps import current_user as logged_in
+from fastapi_example.deps import (
+    AdminUser,
+    Caller,
+    CurrentUser,
+    SettingsDep,
+    VersionChecked,
+    current_user,
+)
 from fastapi_example.login import password_hash
 from fastapi_example.models import (
     ADMIN_ROLE_ID,
@@ -23,7 +29,7 @@ from fastapi_example.security import generate_password
 
 # Every route: the X-Version check, then a caller with a valid access token.
 router = PrefixedRouter(
-    prefix="/users", tags=["users"], dependencies=[VersionChecked, Depends(logged_in)]
+    prefix="/users", tags=["users"], dependencies=[VersionChecked, Depends(current_user)]
 )
 
 USER_NOT_FOUND = "User not found"
