@@ -48,8 +48,8 @@ def _kib(pid: int, key: str) -> int:
 def test_a_burst_of_logins_takes_two_hashes_of_memory(tmp_path):
     """This test's peak above readiness: +195 MiB on the shared threadpool (4ab6ce8: one hash
     per database connection at once, each thread's arena keeping its 19 MiB), +42 on the two
-    hashing threads, which keep theirs for the next hash (benchmarks/HISTORY.md, fourteenth
-    round: handing it back after every hash cost a quarter more CPU per login)."""
+    hashing threads, which keep theirs for the next hash (docs/performance.md: handing it
+    back after every hash cost a quarter more CPU per login)."""
     username, password = f"burst{uuid.uuid4().hex[:8]}", "pw-" + uuid.uuid4().hex
     with mariadb.fresh_database() as name, served(tmp_path, name) as api:
         pid = api.process.pid
