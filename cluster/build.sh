@@ -93,6 +93,7 @@ crictl() { go_install "sigs.k8s.io/cri-tools/cmd/crictl@$CRI_TOOLS_VERSION"; }
 coredns() { go_install "github.com/coredns/coredns@$COREDNS_VERSION"; }
 kube_router() { go_install "github.com/cloudnativelabs/kube-router/v2/cmd/kube-router@$KUBE_ROUTER_VERSION"; }
 registry() { go_install "github.com/distribution/distribution/v3/cmd/registry@$DISTRIBUTION_VERSION"; }
+kube_state_metrics() { go_install "k8s.io/kube-state-metrics/v2@$KUBE_STATE_METRICS_VERSION"; }
 local_path() { go_install "github.com/rancher/local-path-provisioner@$LOCAL_PATH_PROVISIONER_VERSION"; }
 
 traefik() {
@@ -185,4 +186,5 @@ build local-path-provisioner "$LOCAL_PATH_PROVISIONER_VERSION" local_path
 build traefik "$TRAEFIK_VERSION" traefik
 build prometheus-operator "$PROMETHEUS_OPERATOR_VERSION" prometheus_operator
 build prometheus "$PROMETHEUS_VERSION" prometheus
+build kube-state-metrics "$KUBE_STATE_METRICS_VERSION" kube_state_metrics
 build traefik-chart "$TRAEFIK_CHART_VERSION" traefik_chart

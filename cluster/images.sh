@@ -68,6 +68,8 @@ image local-path-provisioner "$LOCAL_PATH_PROVISIONER_VERSION" scratch \
 image prometheus-operator "$PROMETHEUS_OPERATOR_VERSION" scratch "$operator/operator" /bin/operator
 image prometheus-config-reloader "$PROMETHEUS_OPERATOR_VERSION" scratch \
   "$operator/prometheus-config-reloader" /bin/prometheus-config-reloader
+image kube-state-metrics "$KUBE_STATE_METRICS_VERSION" scratch \
+  "$(bin_dir kube-state-metrics "$KUBE_STATE_METRICS_VERSION")/kube-state-metrics" /kube-state-metrics
 image prometheus "$PROMETHEUS_VERSION" scratch "$(bin_dir prometheus "$PROMETHEUS_VERSION")/prometheus" /bin/prometheus
 
 if ! in_registry tools bookworm; then

@@ -118,7 +118,7 @@ start kube-proxy "$K8S_BIN/kube-proxy" --config "$CLUSTER_STATE/config/kube-prox
 wait_for 120 "the node to register" kc get node "$NODE_NAME"
 
 log "add-ons"
-for addon in coredns kube-router local-path monitoring; do
+for addon in coredns kube-router local-path monitoring kube-state-metrics; do
   render "$CLUSTER_DIR/addons/$addon.yaml" | kc apply -f - >/dev/null
 done
 operator=$(bin_dir prometheus-operator "$PROMETHEUS_OPERATOR_VERSION")
