@@ -8,8 +8,9 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import NullPool
 from sqlmodel import Session, select
 
 from fastapi_example.counts import recount
@@ -22,17 +23,60 @@ LOCK_NAME = "fastapi_example_migrate"
 LOCK_TIMEOUT_SECONDS = 300
 
 
+# MySQL errors that waiting does not cure: the server answered and refused.
+ACCESS_DENIED, DATABASE_ACCESS_DENIED, UNKNOWN_DATABASE = 1045, 1044, 1049
+
+
+def mysql_error(error: OperationalError) -> tuple[int | None, str]:
+    cause = error.orig
+    code = cause.args[0] if cause is not None and cause.args else None
+    return (code if isinstance(code, int) else None), f"{type(cause).__name__}: {cause}"
+
+
+def create_database(engine: Engine) -> None:
+    """CREATE DATABASE for a server that has none of that name, when the user may; else a
+    plain error instead of waiting for a database nobody will create."""
+    name, user = engine.url.database, engine.url.username
+    # The server without a database ("": None would keep the URL's).
+    server = create_engine(engine.url.set(database=""), poolclass=NullPool)
+    try:
+        with server.connect() as connection:
+            connection.execute(
+                text(f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4")
+            )
+    except OperationalError as error:
+        raise RuntimeError(
+            f"database {name!r} does not exist on {engine.url.host} and user {user!r} may not "
+            f"create it ({mysql_error(error)[1]}): create it, or set DB_NAME to one that exists"
+        ) from None
+    finally:
+        server.dispose()
+    log.info("created the database", extra={"database": name})
+
+
 def wait_for_database(engine: Engine, seconds: int) -> None:
-    deadline, delay = time.monotonic() + seconds, 0.5
+    deadline, delay, created = time.monotonic() + seconds, 0.5, False
     while True:
         try:
             with engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
             return
-        except OperationalError:
+        except OperationalError as error:
+            code, reason = mysql_error(error)
+            if code == UNKNOWN_DATABASE and not created:
+                create_database(engine)
+                created = True
+                continue
+            if code in (ACCESS_DENIED, DATABASE_ACCESS_DENIED, UNKNOWN_DATABASE):
+                url = engine.url
+                raise RuntimeError(
+                    f"user {url.username!r} cannot use database {url.database!r} on {url.host} "
+                    f"({reason}): check DB_USER, DB_PASSWORD and DB_NAME, and that the database "
+                    "exists with the user granted on it"
+                ) from None
             if time.monotonic() + delay > deadline:
                 raise
-            log.info("waiting for the database", extra={"retry_in_s": delay})
+            log.info("waiting for the database", extra={"retry_in_s": delay, "error": reason})
             time.sleep(delay)
             delay = min(delay * 2, 5)
 
