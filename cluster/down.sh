@@ -8,15 +8,13 @@
 
 # stop NAME: SIGTERM the process started under NAME, SIGKILL after 30 s.
 stop() {
-  local pidfile=$CLUSTER_RUN/$1.pid pid
-  [ -f "$pidfile" ] || return 0
-  pid=$(cat "$pidfile")
-  if kill "$pid" 2>/dev/null; then
+  local pid
+  if pid=$(alive "$1") && kill "$pid" 2>/dev/null; then
     log "stopping $1"
     for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
     kill -9 "$pid" 2>/dev/null || true
   fi
-  rm -f "$pidfile"
+  rm -f "$CLUSTER_RUN/$1.pid"
 }
 
 stop kubelet

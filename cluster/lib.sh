@@ -11,7 +11,8 @@ CLUSTER_CACHE=${CLUSTER_CACHE:-/var/cache/fastapi-example-cluster}
 CLUSTER_STATE=${CLUSTER_STATE:-/var/lib/fastapi-example-cluster}
 CLUSTER_LOGS=$CLUSTER_STATE/logs
 KUBECONFIG_ADMIN=$CLUSTER_STATE/admin.kubeconfig
-# Where host processes keep their pid files and sockets (gone at reboot).
+# Where host processes keep their pid files and sockets (not always gone at reboot: a pid
+# file is believed only while its process runs the program it names, see alive).
 CLUSTER_RUN=/run/fastapi-example-cluster
 
 # The local registry (CNCF distribution) on loopback; pods pull from it by this name.
@@ -33,6 +34,16 @@ CNI_BRIDGE=fe-cni0
 K8S_BIN=$CLUSTER_CACHE/kubernetes-$KUBERNETES_VERSION
 
 log() { printf '== %s\n' "$*" >&2; }
+
+# alive NAME: the pid of the process started under NAME, if it still runs that program (after
+# a restart a stale pid file may name a process that reuses the number).
+alive() {
+  local pid exe
+  pid=$(cat "$CLUSTER_RUN/$1.pid" 2>/dev/null) || return 1
+  exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 1
+  exe=${exe% (deleted)}
+  [ "${exe##*/}" = "$1" ] && echo "$pid"
+}
 
 # bin_dir COMPONENT VERSION: the cache folder of one build.
 bin_dir() { printf '%s/%s-%s' "$CLUSTER_CACHE" "$1" "$2"; }

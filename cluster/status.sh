@@ -5,8 +5,7 @@
 status=0
 printf '%-24s %-8s %s\n' PROCESS PID LOG
 for name in registry etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-proxy; do
-  pid=$(cat "$CLUSTER_RUN/$name.pid" 2>/dev/null || true)
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+  if pid=$(alive "$name"); then
     printf '%-24s %-8s %s\n' "$name" "$pid" "$CLUSTER_LOGS/$name.log"
   else
     printf '%-24s %-8s %s\n' "$name" "-" "not running"

@@ -23,12 +23,12 @@ mkdir -p "$CLUSTER_STATE"/{config,kubeconfig,registries/$REGISTRY,cni} "$CLUSTER
 # start NAME COMMAND...: run COMMAND in its own session, its output in $CLUSTER_LOGS/NAME.log,
 # unless the process of an earlier start is still alive.
 start() {
-  local name=$1 pidfile=$CLUSTER_RUN/$1.pid
+  local name=$1
   shift
-  if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then return 0; fi
+  alive "$name" >/dev/null && return 0
   log "starting $name"
   setsid "$@" >>"$CLUSTER_LOGS/$name.log" 2>&1 </dev/null &
-  echo $! >"$pidfile"
+  echo $! >"$CLUSTER_RUN/$name.pid"
 }
 
 for f in kubeadm.yaml kubelet.yaml kube-proxy.yaml containerd.toml registry.yaml; do
@@ -108,8 +108,9 @@ start kube-scheduler "$K8S_BIN/kube-scheduler" --bind-address 127.0.0.1 \
   --authentication-kubeconfig "$kubeconfigs/scheduler.conf" \
   --authorization-kubeconfig "$kubeconfigs/scheduler.conf" --leader-elect=false
 
+alive containerd >/dev/null || rm -f "$CLUSTER_RUN/containerd.sock"
 start containerd containerd --config "$CLUSTER_STATE/config/containerd.toml"
-wait_for 30 "containerd" test -S "$CLUSTER_RUN/containerd.sock"
+wait_for 30 "containerd" ctr --address "$CLUSTER_RUN/containerd.sock" version
 
 start kubelet "$K8S_BIN/kubelet" --config "$CLUSTER_STATE/config/kubelet.yaml" \
   --kubeconfig "$kubeconfigs/kubelet.conf" --root-dir "$CLUSTER_STATE/kubelet" \
