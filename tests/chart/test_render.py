@@ -168,11 +168,34 @@ def test_the_api_user_is_the_images_and_tmp_is_the_only_writable_path(objects):
         assert "emptyDir" in volumes[writable[0]["name"]]
 
 
-@pytest.mark.parametrize("values", [{}, {"image": {"repository": "r.example/fe", "tag": "2.0"}}])
-def test_cronjob_initcontainer_and_test_pod_run_the_deployments_image(values):
+DIGEST = "sha256:" + "ab" * 32
+
+
+@pytest.mark.parametrize(
+    "values, expected",
+    [
+        # The published image: the release registry, the chart's appVersion.
+        ({}, "ghcr.io/owner/fastapi-example:1.0.0"),
+        (
+            {"image": {"registry": "registry.example.com/team"}},
+            "registry.example.com/team/fastapi-example:1.0.0",
+        ),
+        (
+            {"image": {"tag": "1.2.3", "digest": DIGEST}},
+            f"ghcr.io/owner/fastapi-example:1.2.3@{DIGEST}",
+        ),
+        # A repository naming its own registry (make deploy, skaffold, Tilt) is used as it is.
+        ({"image": {"repository": "r.example/fe", "tag": "2.0"}}, "r.example/fe:2.0"),
+        ({"image": {"repository": "localhost:5000/fe", "tag": "dev-1"}}, "localhost:5000/fe:dev-1"),
+        ({"image": {"repository": "localhost/fe", "tag": "t"}}, "localhost/fe:t"),
+        # No registry: the name alone (an image loaded into kind's nodes).
+        ({"image": {"registry": "", "tag": "dev"}}, "fastapi-example:dev"),
+        ({"image": {"repository": "team/fe", "tag": "2"}}, "ghcr.io/owner/team/fe:2"),
+    ],
+)
+def test_cronjob_initcontainer_and_test_pod_run_the_deployments_image(values, expected):
     objects = helm.render(values=values)
     (api,) = helm.pod_spec(helm.find(objects, "Deployment"))["containers"]
-    expected = "r.example/fe:2.0" if values else "fastapi-example:1.0.0"
     assert api["image"] == expected
     (migrate,) = helm.pod_spec(helm.find(objects, "Deployment"))["initContainers"]
     (job,) = helm.pod_spec(helm.find(objects, "CronJob"))["containers"]

@@ -17,6 +17,11 @@ BAD = {
         ["versions", "version"],
     ),
     "log level": ({"config": {"logLevel": "LOUD"}}, ["logLevel"]),
+    "image digest that is not sha256": ({"image": {"digest": "latest"}}, ["image", "digest"]),
+    "image registry with a scheme": (
+        {"image": {"registry": "https://ghcr.io/owner"}},
+        ["image", "registry"],
+    ),
     "scrape interval": (
         {"metrics": {"serviceMonitor": {"interval": "soon"}}},
         ["serviceMonitor", "interval"],

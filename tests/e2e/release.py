@@ -47,7 +47,9 @@ class Images:
     def values(self) -> dict:
         """The image overrides, and nothing else."""
         repository, tag = self.api.rsplit(":", 1)
-        values: dict = {"image": {"repository": repository, "tag": tag}}
+        # No registry in front of the name: the image is this cluster's (kind loads it by
+        # name), not the chart's published default.
+        values: dict = {"image": {"registry": "", "repository": repository, "tag": tag}}
         if self.mysql:
             repository, tag = self.mysql.rsplit(":", 1)
             values["mysql"] = {"image": {"repository": repository, "tag": tag}}

@@ -19,7 +19,7 @@ def image() -> str:
 @pytest.fixture(scope="module")
 def objects(image):
     repository, tag = image.rsplit(":", 1)
-    return helm.render(values={"image": {"repository": repository, "tag": tag}})
+    return helm.render(values={"image": {"registry": "", "repository": repository, "tag": tag}})
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ def test_pods_use_the_existing_secrets(image):
     repository, tag = image.rsplit(":", 1)
     objects = helm.render(
         values_files=[helm.CHART / "ci" / "existing-secrets-values.yaml"],
-        values={"image": {"repository": repository, "tag": tag}},
+        values={"image": {"registry": "", "repository": repository, "tag": tag}},
     )
     assert helm.find_all(objects, "Secret") == []
     secrets = {"fastapi-example-auth": AUTH, "fastapi-example-mysql-auth": MYSQL}

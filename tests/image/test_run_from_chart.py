@@ -146,7 +146,12 @@ def test_upgrade_with_changed_versions_changes_the_426_answers(chart, api, image
     repository, tag = image.rsplit(":", 1)
     versions = [{"version": "1.0", "supported": False}, {"version": "2.0", "supported": True}]
     chart.rerender(
-        helm.render(values={"image": {"repository": repository, "tag": tag}, "versions": versions})
+        helm.render(
+            values={
+                "image": {"registry": "", "repository": repository, "tag": tag},
+                "versions": versions,
+            }
+        )
     )
     assert [d.returncode for d in chart.run_init_containers()] == [0]
     new = chart.restart(api)

@@ -54,9 +54,21 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 {{- end }}
 
-{{/* The API image; the migrate initContainer and the CronJob use exactly the same. */}}
+{{/*
+The API image; the migrate initContainer, the CronJob and the test pod use exactly the same.
+image.registry is prepended unless the repository's first part already names a registry host
+(has a "." or ":", or is localhost: how container tools read a reference), so overrides that
+give a whole repository (make deploy, skaffold, Tilt) keep working.
+*/}}
 {{- define "fastapi-example.image" -}}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag | toString) }}
+{{- $repository := .Values.image.repository }}
+{{- $first := first (splitList "/" $repository) }}
+{{- $hasRegistry := and (contains "/" $repository) (or (contains "." $first) (contains ":" $first) (eq "localhost" $first)) }}
+{{- if and .Values.image.registry (not $hasRegistry) }}
+{{- $repository = printf "%s/%s" (trimSuffix "/" .Values.image.registry) $repository }}
+{{- end }}
+{{- $repository }}:{{ default .Chart.AppVersion .Values.image.tag | toString }}
+{{- with .Values.image.digest }}@{{ . }}{{ end }}
 {{- end }}
 
 {{- define "fastapi-example.mysql.fullname" -}}
