@@ -1,9 +1,11 @@
 """Every error is JSON {"detail": ...}; a lost database is a 503, never a hang or a text 500."""
 
 import logging
+import math
+from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -26,6 +28,48 @@ ERROR_RESPONSE = {
         }
     },
 }
+
+
+# How much of a rejected value a 422 shows: enough to find it, never a body's worth.
+ECHO_CHARACTERS = 40
+
+
+def echo(value: Any) -> Any:
+    """A rejected input as a 422 may show it: scalars only, text cut short, never text JSON
+    cannot carry (a lone surrogate) nor a number it cannot (NaN, Infinity, a huge integer).
+    An object or a list (a whole body, a password beside the wrong field) shows empty."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value if abs(value) < 2**53 else "integer out of range"
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, dict):
+        return {}
+    if isinstance(value, list | tuple | set):
+        return []
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > ECHO_CHARACTERS:
+        text = text[:ECHO_CHARACTERS] + "…"
+    return text.encode("utf-8", "replace").decode()
+
+
+def rendered(error: dict) -> dict:
+    """One validation error in the 422's shape (FastAPI's: loc, msg, type, input, ctx)."""
+    shown = {
+        "type": str(error["type"]),
+        "loc": [part if isinstance(part, int) else echo(part) for part in error["loc"]],
+        "msg": str(error["msg"]).encode("utf-8", "replace").decode()[:200],
+    }
+    if "input" in error:
+        shown["input"] = echo(error["input"])
+    if error.get("ctx"):
+        shown["ctx"] = {str(key): echo(value) for key, value in error["ctx"].items()}
+    return shown
+
+
+def validation_failed(errors: list[dict]) -> JSONResponse:
+    return JSONResponse({"detail": [rendered(error) for error in errors]}, status_code=422)
 
 
 def errors(*codes: int) -> dict:
@@ -64,16 +108,17 @@ async def _on_validation_error(request: Request, exc: RequestValidationError) ->
             return await http_exception_handler(request, refused)
         except DatabaseUnavailable as lost:
             return await _on_database_unavailable(request, lost)
-    return await request_validation_exception_handler(request, exc)
+    return validation_failed(exc.errors())
 
 
 async def _on_http_error(request: Request, exc: StarletteHTTPException) -> Response:
-    # FastAPI answers a body that is not UTF-8 with an undocumented 400: it is bad input, a 422.
-    if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+    # FastAPI answers a body it could not parse (not UTF-8, a number too long to convert)
+    # with an undocumented 400: it is bad input, a 422.
+    if exc.status_code == 400 and exc.__cause__ is not None:
         error = {
             "type": "json_invalid",
             "loc": ("body", 0),
-            "msg": "Body is not UTF-8",
+            "msg": "Body is not valid JSON",
             "input": {},
         }
         return await _on_validation_error(request, RequestValidationError([error]))

@@ -5,6 +5,7 @@ import logging
 import os
 import sys
 import time
+import traceback
 
 from pydantic_core import to_json
 
@@ -18,7 +19,30 @@ _MAX_REQUEST_ID = 64
 access_logger = logging.getLogger("fastapi_example.access")
 
 
-class JsonFormatter(logging.Formatter):
+def traceback_without_messages(exc_info) -> str:
+    """An exception's frames and types, and those of its causes, without their messages:
+    a message can repeat what a request sent (a validation error lists its inputs, a
+    password among them; an encoding error quotes the text it failed on)."""
+    error, seen, chain = exc_info[1], set(), []
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        chain.append(error)
+        error = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
+    lines = []
+    for error in reversed(chain):
+        lines.append("Traceback (most recent call last):\n")
+        lines.extend(traceback.format_list(traceback.extract_tb(error.__traceback__)))
+        kind = type(error)
+        lines.append(f"{kind.__module__}.{kind.__qualname__} (message not logged)\n")
+    return "".join(lines).rstrip("\n")
+
+
+class TextFormatter(logging.Formatter):
+    def formatException(self, ei) -> str:
+        return traceback_without_messages(ei)
+
+
+class JsonFormatter(TextFormatter):
     _second: tuple[int, str] = (0, "")  # a whole second and its ISO 8601 text in UTC
 
     def _time(self, created: float, msecs: float) -> str:
@@ -52,7 +76,7 @@ def configure_logging(level: str, fmt: str) -> None:
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        handler.setFormatter(TextFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     # Neither format shows the thread or the process: records need not look them up.
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     root = logging.getLogger()

@@ -9,6 +9,7 @@ from fastapi_example import __version__
 from fastapi_example.catalog import CatalogCache
 from fastapi_example.db import Database
 from fastapi_example.errors import add_error_handlers, errors
+from fastapi_example.limits import BodyLimit
 from fastapi_example.logs import configure_logging
 from fastapi_example.metrics import Metrics
 from fastapi_example.observe import ObserveRequests
@@ -51,14 +52,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.draining = False
 
     add_error_handlers(app)
-    app.add_middleware(ObserveRequests, metrics=metrics)
+    app.add_middleware(BodyLimit, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(ObserveRequests, metrics=metrics)  # outermost: it sees the 413s too
 
     # Tried in this order (each skipped at once for a path outside its prefix): the
     # cheapest and busiest routes first.
     app.include_router(catalog.roles, responses=errors(404, 426, 503))
-    app.include_router(items.router, responses=errors(401, 403, 404, 409, 426, 503))
-    app.include_router(auth.router, responses=errors(401, 403, 426, 429, 503))
-    app.include_router(users.router, responses=errors(401, 403, 404, 409, 426, 503))
+    app.include_router(items.router, responses=errors(401, 403, 404, 409, 413, 426, 503))
+    app.include_router(auth.router, responses=errors(401, 403, 413, 426, 429, 503))
+    app.include_router(users.router, responses=errors(401, 403, 404, 409, 413, 426, 503))
     app.include_router(catalog.versions, responses=errors(503))
     app.include_router(health.router)
     app.include_router(docs.router)

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
 
-from pydantic import NonNegativeFloat, model_validator
+from pydantic import NonNegativeFloat, PositiveInt, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     port: int = 8080
     metrics_port: int = 8000
     forwarded_allow_ips: str = "127.0.0.1"
+    # The largest request body and request head (line and headers) accepted, in bytes. The
+    # routes take a few hundred bytes of JSON; an item's longest name and description, each
+    # character escaped, fit in the default body limit.
+    max_body_bytes: PositiveInt = 16384
+    max_header_bytes: PositiveInt = 16384
     graceful_shutdown_seconds: int = 20
 
     admin_username: str = "admin"

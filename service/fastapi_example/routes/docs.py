@@ -6,11 +6,12 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.openapi.docs import get_redoc_html
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
+from pydantic import ValidationError
 
 from fastapi_example.db import DatabaseDep
 from fastapi_example.deps import SettingsDep
 from fastapi_example.login import authenticate
-from fastapi_example.models import ADMIN_ROLE_ID
+from fastapi_example.models import ADMIN_ROLE_ID, LoginRequest
 
 router = APIRouter(include_in_schema=False)
 _basic = HTTPBasic(auto_error=False)
@@ -25,12 +26,20 @@ async def docs_access(
 ) -> None:
     if settings.docs_access == "public":
         return
-    if credentials is None or not 3 <= len(credentials.username) <= 30:
-        raise HTTPException(status_code=401, detail="Not authenticated", headers=_CHALLENGE)
+    not_authenticated = HTTPException(
+        status_code=401, detail="Not authenticated", headers=_CHALLENGE
+    )
+    if credentials is None:
+        raise not_authenticated
+    try:
+        # The rules of POST /auth/token's body: a value no login could have is refused here.
+        login = LoginRequest(username=credentials.username, password=credentials.password)
+    except ValidationError:
+        raise not_authenticated from None
     user = await authenticate(
         db,
-        credentials.username,
-        credentials.password,
+        login.username,
+        login.password,
         settings,
         request.app.state.metrics,
         challenge=_CHALLENGE,

@@ -1,0 +1,95 @@
+"""The served API (uvicorn, as `fastapi-example serve` runs it) against a client that sends
+too much: an endless head, a body far over the limit. Loopback only, bounded amounts."""
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from tests.support.api_process import served
+
+pytestmark = pytest.mark.slow
+CHUNK = b"x" * 65536
+SEND_AT_MOST = 64 * 1024 * 1024  # what the client would send if the server never stopped it
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory):
+    with served(tmp_path_factory.mktemp("limits")) as api:
+        yield api
+
+
+def connect(api) -> socket.socket:
+    host, port = api.url.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=30)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    return sock
+
+
+def send_until_refused(sock: socket.socket, head: bytes, chunk: bytes = CHUNK) -> int:
+    """Send the head, then data until the server closes; how many bytes it took."""
+    sent = 0
+    try:
+        sock.sendall(head)
+        while sent < SEND_AT_MOST:
+            sock.sendall(chunk)
+            sent += len(chunk)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    return sent
+
+
+def answer(sock: socket.socket) -> bytes:
+    received = b""
+    try:
+        while chunk := sock.recv(65536):
+            received += chunk
+    except ConnectionResetError:
+        pass
+    return received
+
+
+def rss_kib(api) -> int:
+    status = Path(f"/proc/{api.process.pid}/status").read_text()
+    return int(status.split("VmRSS:")[1].split()[0])
+
+
+def test_an_endless_header_is_431_and_the_connection_closed(api):
+    before = rss_kib(api)
+    with connect(api) as sock:
+        sent = send_until_refused(sock, b"GET /healthz HTTP/1.1\r\nHost: api\r\nX-Long: ")
+        response = answer(sock)
+    assert response.startswith(b"HTTP/1.1 431 "), response[:100]
+    assert b'{"detail": "Request header fields too large"}' in response
+    assert sent < SEND_AT_MOST  # the server stopped it
+    assert rss_kib(api) - before < 32 * 1024  # it kept none of what was sent
+    with api.client() as client:  # and serves others as before
+        assert client.get("/healthz", headers={"X-Fine": "y" * 8000}).status_code == 200
+
+
+def test_a_huge_declared_body_is_413_before_it_is_sent(api):
+    """The 413 comes back while the client has sent nothing of the body: the server did not
+    wait for it."""
+    with connect(api) as sock:
+        sock.sendall(
+            b"POST /auth/refresh HTTP/1.1\r\nHost: api\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 104857600\r\n\r\n"
+        )
+        response = answer(sock)
+    assert response.startswith(b"HTTP/1.1 413 "), response[:100]
+    assert response.endswith(b'{"detail": "Request body too large"}')
+
+
+def test_an_endless_chunked_body_is_413_and_not_kept(api):
+    before = rss_kib(api)
+    with connect(api) as sock:
+        sent = send_until_refused(
+            sock,
+            b"POST /auth/refresh HTTP/1.1\r\nHost: api\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n",
+            chunk=b"%x\r\n%s\r\n" % (len(CHUNK), CHUNK),
+        )
+        response = answer(sock)
+    assert response.startswith(b"HTTP/1.1 413 "), response[:100]
+    assert sent < SEND_AT_MOST
+    assert rss_kib(api) - before < 32 * 1024
