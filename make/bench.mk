@@ -8,5 +8,5 @@ bench-instructions: venv ## CPU instructions per request in-process under valgri
 	cd benchmarks && PATH="$(CURDIR)/$(BIN):$$PATH" $(CURDIR)/$(BIN)/python instructions.py
 
 .PHONY: bench-framework
-bench-framework: venv ## FastAPI's own cost per request on a constant route: Starlette, FastAPI, DirectRoute (~1 min)
+bench-framework: venv ## FastAPI's own cost per request on a constant route: Starlette, FastAPI with and without a dependency, a header, a response_model (~30 s)
 	cd benchmarks && $(CURDIR)/$(BIN)/python framework.py
