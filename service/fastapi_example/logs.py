@@ -38,6 +38,21 @@ def traceback_without_messages(exc_info) -> str:
 
 
 class TextFormatter(logging.Formatter):
+    """LOG_FORMAT=text: the format's line, then the record's own fields as key=value (the
+    access line's method, route, status; the JSON format has the same fields as keys)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        fields = {k: v for k, v in record.__dict__.items() if k not in _RESERVED}
+        request_id = request_id_var.get()
+        if request_id:
+            fields = {"request_id": request_id, **fields}
+        if not fields:
+            return line
+        # On the message's line: a traceback, when there is one, follows it.
+        first, newline, rest = line.partition("\n")
+        return first + "".join(f" {k}={v}" for k, v in fields.items()) + newline + rest
+
     def formatException(self, ei) -> str:
         return traceback_without_messages(ei)
 
