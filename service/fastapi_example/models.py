@@ -5,12 +5,14 @@ for every instance it validates, which made a page of 20 items cost a quarter mo
 (docs/decisions/0007-pydantic-schemas.md). They keep the tables' field names and limits.
 """
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated
 
 import pydantic
 from annotated_types import Ge, Le
-from pydantic import AfterValidator, BaseModel, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints
+from pydantic_core import PydanticCustomError
 from sqlalchemy import BigInteger, Column, ForeignKey, Integer
 from sqlmodel import Field, SQLModel
 
@@ -61,13 +63,34 @@ ItemName = Annotated[
     AfterValidator(_no_control_chars),
 ]
 Description = Annotated[str, StringConstraints(max_length=1000), AfterValidator(_storable)]
-Id = Annotated[int, Ge(1), Le(MAX_ID)]
+DECIMAL = re.compile(r"0|[1-9][0-9]{0,18}")
+
+
+def _decimal(value: object) -> object:
+    """A path or query number (text) in plain decimal digits, as it is written back: not
+    1.0, +1, " 1", 1_000 nor 01, which int() would take for 1."""
+    if isinstance(value, str) and not DECIMAL.fullmatch(value):
+        raise PydanticCustomError("int_parsing", "Input should be an integer in decimal digits")
+    return value
+
+
+# In a path or a query its text must be decimal digits; in a body (a Body model, strict)
+# it must be a JSON integer: not 1.0, "1" nor true.
+Id = Annotated[int, BeforeValidator(_decimal), Ge(1), Le(MAX_ID)]
+Number = Annotated[int, BeforeValidator(_decimal)]
 MAX_PAGE = MAX_ID
 # A list filter's text: a case-insensitive substring.
 Filter = Annotated[Text | None, pydantic.Field(min_length=1, max_length=100)]
 
 ADMIN_ROLE_ID = 1
 USER_ROLE_ID = 2
+
+
+class Body(BaseModel):
+    """A request body: every field takes its JSON type only. Lax pydantic would take 1.0
+    or true for an id, "yes" or 1 for a flag: a request that means something else."""
+
+    model_config = ConfigDict(strict=True)
 
 
 class Role(SQLModel, table=True):
@@ -98,7 +121,7 @@ class User(SQLModel, table=True):
         return self.role_id == ADMIN_ROLE_ID
 
 
-class UserCreate(BaseModel):
+class UserCreate(Body):
     username: Username
     role_id: Id = USER_ROLE_ID
     password: Password | None = pydantic.Field(
@@ -106,7 +129,7 @@ class UserCreate(BaseModel):
     )
 
 
-class UserUpdate(BaseModel):
+class UserUpdate(Body):
     # Leave a field out to keep it; none of them can be null.
     username: Username = pydantic.Field(default=None)
     password: Password = pydantic.Field(default=None)
@@ -132,8 +155,8 @@ class UserCreated(UserPublic):
 class ListQuery(BaseModel):
     """A list route's query: the page, the limit and, in a subclass, the filters."""
 
-    page: Annotated[int, Ge(1), Le(MAX_PAGE)] = 1
-    limit: Annotated[int, Ge(1), Le(100)] = 20
+    page: Annotated[Number, Ge(1), Le(MAX_PAGE)] = 1
+    limit: Annotated[Number, Ge(1), Le(100)] = 20
 
 
 class UserQuery(ListQuery):
@@ -172,12 +195,12 @@ class RowCount(SQLModel, table=True):
     total: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
-class ItemCreate(BaseModel):
+class ItemCreate(Body):
     name: ItemName
     description: Description | None = None
 
 
-class ItemUpdate(BaseModel):
+class ItemUpdate(Body):
     name: ItemName = pydantic.Field(default=None, description="Leave out to keep the name")
     description: Description | None = pydantic.Field(default=None, description="null clears it")
 
@@ -233,12 +256,12 @@ class RotatedRefreshToken(SQLModel, table=True):
     expires_at: datetime = Field(index=True)  # the cleanup job deletes by it, in batches
 
 
-class LoginRequest(BaseModel):
+class LoginRequest(Body):
     username: Username
     password: LoginPassword
 
 
-class RefreshRequest(BaseModel):
+class RefreshRequest(Body):
     refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 

@@ -1,13 +1,17 @@
 """Bad input gets a 4xx and nothing else: bodies over the limit, bodies whose 422 could not
 be rendered, hostile values in every field of every route with a body."""
 
+import io
 import json
+import logging
 import math
 
 import pytest
+from fastapi.testclient import TestClient
 
 from fastapi_example.errors import ECHO_CHARACTERS, echo
 from fastapi_example.logs import JsonFormatter, TextFormatter
+from fastapi_example.main import create_app
 from tests.service.conftest import ADMIN, unique
 
 LIMIT = 16384  # MAX_BODY_BYTES' default, which the test app uses
@@ -192,8 +196,6 @@ def test_tracebacks_in_logs_carry_no_exception_messages():
             raise RuntimeError(f"while handling {SECRET}") from inner
     except RuntimeError as error:
         exc_info = (type(error), error, error.__traceback__)
-    import logging
-
     record = logging.makeLogRecord({"msg": "unhandled error", "exc_info": exc_info})
     for formatter in (JsonFormatter(), TextFormatter()):
         line = formatter.format(record)
@@ -201,11 +203,7 @@ def test_tracebacks_in_logs_carry_no_exception_messages():
         assert "ValueError" in line and "RuntimeError" in line
 
 
-def test_an_unhandled_error_logs_no_request_value(client, api_settings, capsys):
-    from fastapi.testclient import TestClient
-
-    from fastapi_example.main import create_app
-
+def test_an_unhandled_error_logs_no_request_value(api_settings):
     app = create_app(api_settings)
 
     async def explode(body: dict):
@@ -213,9 +211,15 @@ def test_an_unhandled_error_logs_no_request_value(client, api_settings, capsys):
 
     app.add_api_route("/explode", explode, methods=["POST"])
     app.router.routes.insert(0, app.router.routes.pop())  # ahead of the static mount at /
-    with TestClient(app, raise_server_exceptions=False) as broken:
-        response = broken.post("/explode", json={"password": SECRET})
+    logged = io.StringIO()
+    handler = logging.StreamHandler(logged)
+    handler.setFormatter(JsonFormatter())
+    logging.getLogger().addHandler(handler)
+    try:
+        with TestClient(app, raise_server_exceptions=False) as broken:
+            response = broken.post("/explode", json={"password": SECRET})
+    finally:
+        logging.getLogger().removeHandler(handler)
     assert response.status_code == 500
-    logged = capsys.readouterr().out
-    assert "unhandled error" in logged
-    assert SECRET not in logged
+    assert "unhandled error" in logged.getvalue()
+    assert SECRET not in logged.getvalue()
