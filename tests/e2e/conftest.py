@@ -13,6 +13,7 @@ import uuid
 
 import httpx
 import pytest
+import yaml
 
 from tests.e2e.release import Cluster, Images, Release
 from tests.support.api_process import login
@@ -71,15 +72,23 @@ def namespaces(cluster: Cluster):
         for name in made:
             if name in cluster.namespaces():
                 cluster.delete_namespace(name)
+        # Gone before the next session installs its releases (same Ingress host names).
+        for name in made:
+            cluster.wait_namespace_gone(name)
 
 
 @pytest.fixture(scope="session")
 def release(cluster: Cluster, namespaces) -> Release:
-    """The main release: the chart's defaults plus the image overrides, `helm install --wait`."""
+    """The main release: the chart's defaults plus the image overrides, `helm install --wait`.
+    It keeps the chart's Ingress host, so no other release may serve that host meanwhile."""
+    values = yaml.safe_load((REPO / "charts" / "fastapi-example" / "values.yaml").read_text())
+    host = values["ingress"]["hosts"][0]["host"]
+    if other := cluster.ingress_hosts().get(host):
+        pytest.fail(f"namespace {other} serves {host} already (a kept e2e run?): delete it first")
     return cluster.install(namespaces())
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def client(release: Release):
     # The Ingress controller listens on the host's port 80 (kind's port mapping, or the host
     # port of make cluster-up); the release's Ingress routes its host name.

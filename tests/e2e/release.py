@@ -98,13 +98,19 @@ class Cluster:
         )
         return name
 
-    def delete_namespace(self, name: str, wait: bool = False) -> None:
+    def delete_namespace(self, name: str) -> None:
         self.core.delete_namespace(name)
-        if wait:
-            wait_until(lambda: name not in self.namespaces(), f"namespace {name} to go", 300, 2)
+
+    def wait_namespace_gone(self, name: str) -> None:
+        wait_until(lambda: name not in self.namespaces(), f"namespace {name} to go", 300, 2)
 
     def namespaces(self) -> list[str]:
         return [n.metadata.name for n in self.core.list_namespace().items]
+
+    def ingress_hosts(self) -> dict[str, str]:
+        """Every Ingress rule's host in the cluster, and the namespace of its Ingress."""
+        found = self.networking.list_ingress_for_all_namespaces().items
+        return {r.host: i.metadata.namespace for i in found for r in i.spec.rules or () if r.host}
 
     def chart_source(self) -> tuple[str, list[str]]:
         """The chart as `helm install` takes it: packaged and pushed to the registry as an OCI
@@ -185,6 +191,17 @@ class Release:
         found = [o for o in self.manifest() if o["kind"] == kind]
         assert len(found) == 1, f"expected one {kind} in the release, found {len(found)}"
         return found[0]
+
+    def service(self, component: str) -> dict:
+        """The release's Service of a component (api, mysql), not a headless one."""
+        (found,) = [
+            o
+            for o in self.manifest()
+            if o["kind"] == "Service"
+            and o["spec"].get("clusterIP") != "None"
+            and o["metadata"]["labels"].get("app.kubernetes.io/component") == component
+        ]
+        return found
 
     def selector(self, workload: dict) -> str:
         labels = workload["spec"]["selector"]["matchLabels"]
@@ -338,21 +355,46 @@ class Release:
         self.wait_rollout()
         return victim
 
-    def run_cleanup_job(self) -> str:
-        """Create a Job from the CronJob, as `kubectl create job --from=cronjob/…` does; return
-        its logs once it succeeded (fail with them otherwise)."""
+    def run_cleanup_job(self, env: dict[str, str] | None = None, outcome: str = "Complete") -> str:
+        """Create a Job from the CronJob, as `kubectl create job --from=cronjob/…` does (`env`
+        overrides the container's, and a Job meant to fail is not retried); wait for its
+        `outcome` (Complete or Failed) and return its last pod's logs."""
         cron = self.one("CronJob")["metadata"]["name"]
         job = f"{cron[:40]}-now-{uuid.uuid4().hex[:5]}"
-        self.cluster.kubectl("create", "job", job, f"--from=cronjob/{cron}", "-n", self.namespace)
+        made = json.loads(
+            self.cluster.kubectl(
+                "create",
+                "job",
+                job,
+                f"--from=cronjob/{cron}",
+                "-n",
+                self.namespace,
+                "--dry-run=client",
+                "-o",
+                "json",
+            ).stdout
+        )
+        if env:
+            (container,) = made["spec"]["template"]["spec"]["containers"]
+            kept = [e for e in container.get("env", []) if e["name"] not in env]
+            container["env"] = kept + [{"name": k, "value": v} for k, v in env.items()]
+        if outcome == "Failed":
+            made["spec"]["backoffLimit"] = 0
+        self.cluster.kubectl("create", "-n", self.namespace, "-f", "-", input=json.dumps(made))
 
-        def finished():
-            status = self.batch.read_namespaced_job(job, self.namespace).status
-            return status.succeeded or status.failed
+        def ended():
+            # A pod that fails is retried (backoffLimit): the Job's own condition tells.
+            conditions = self.batch.read_namespaced_job(job, self.namespace).status.conditions
+            return {c.type for c in conditions or () if c.status == "True"} & {"Complete", "Failed"}
 
-        wait_until(finished, f"job {job}", timeout=300, every=2)
-        logs = self.cluster.kubectl("logs", f"job/{job}", "-n", self.namespace).stdout
-        assert self.batch.read_namespaced_job(job, self.namespace).status.succeeded, logs
-        return logs
+        seen = wait_until(ended, f"job {job}", timeout=300, every=2)
+        pods = self.core.list_namespaced_pod(self.namespace, label_selector=f"job-name={job}")
+        logs = {
+            pod.metadata.name: self.logs(pod.metadata.name)
+            for pod in sorted(pods.items, key=lambda p: p.metadata.creation_timestamp)
+        }
+        assert seen == {outcome}, logs
+        return logs.popitem()[1]
 
     def run_chart_tests(self) -> str:
         return self.helm("test", self.name, "--logs", "--timeout", "5m").stdout

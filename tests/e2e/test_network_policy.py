@@ -25,19 +25,8 @@ print(json.dumps(result))
 """
 
 
-def service(release: Release, component: str) -> dict:
-    (found,) = [
-        o
-        for o in release.manifest()
-        if o["kind"] == "Service"
-        and o["spec"].get("clusterIP") != "None"
-        and o["metadata"]["labels"].get("app.kubernetes.io/component") == component
-    ]
-    return found
-
-
 def test_a_pod_without_the_apps_labels_reaches_neither_mysql_nor_the_api(release: Release):
-    mysql, api = service(release, "mysql"), service(release, "api")
+    mysql, api = release.service("mysql"), release.service("api")
     ports = {p["name"]: p["port"] for p in api["spec"]["ports"]}
     targets = [
         f"{mysql['metadata']['name']}:3306",
@@ -86,7 +75,7 @@ def test_a_pod_without_the_apps_labels_reaches_neither_mysql_nor_the_api(release
 
 
 def test_the_api_reaches_mysql_and_dns(release: Release):
-    mysql = service(release, "mysql")["metadata"]["name"]
+    mysql = release.service("mysql")["metadata"]["name"]
     (pod, *_) = release.pods(release.api(), ready_only=True)
     out = release.exec(
         pod.metadata.name, ["python3", "-c", PROBE, f"{mysql}:3306"], container="api"

@@ -14,12 +14,20 @@ def needs_synthetic(expr: str) -> bool:
 
 
 def resolve(
-    prom: Prometheus, dashboard: dict, start: float, end: float, pick_all: bool, live: bool
+    prom: Prometheus,
+    dashboard: dict,
+    start: float,
+    end: float,
+    pick_all: bool,
+    live: bool,
+    selected: dict[str, str] | None = None,
 ) -> dict[str, str]:
     """Template variables in order, each query run with the earlier values substituted.
 
-    pick_all selects All where offered, else the first value. On the live Prometheus the
-    variables over cluster series stay unresolved (only synthetic-only queries use them)."""
+    `selected` is what a user picked (a variable's value, which must be among its options);
+    for the others pick_all selects All where offered, else the first value. On the live
+    Prometheus the variables over cluster series stay unresolved (only synthetic-only queries
+    use them)."""
     values = {"datasource": "prometheus"}
     for var in grafana.variables(dashboard):
         if var["type"] != "query":
@@ -32,6 +40,9 @@ def resolve(
         options = grafana.apply_regex(var, prom.label_values(label, selector, start, end))
         assert options, f"{dashboard['uid']}: variable ${var['name']} has no values ({query})"
         chosen = ["$__all"] if pick_all and var.get("includeAll") else options[:1]
+        if selected and var["name"] in selected:
+            assert selected[var["name"]] in options, (var["name"], options)
+            chosen = [selected[var["name"]]]
         values[var["name"]] = grafana.format_value(var, chosen, options)
     return values
 
@@ -59,11 +70,12 @@ def evaluate(
     scrape_s: float,
     pick_all: bool,
     live: bool,
+    selected: dict[str, str] | None = None,
 ) -> int:
     """Run the dashboard's queries (live: those over the API's series; else: those over
     cluster series); each must parse and return at least one finite value. Returns the
     number of queries run."""
-    values = resolve(prom, dashboard, start, end, pick_all, live)
+    values = resolve(prom, dashboard, start, end, pick_all, live, selected)
     values |= time_vars(start, end, step_s, scrape_s)
     empty, ran = [], 0
     for q in grafana.queries(dashboard):
