@@ -66,7 +66,10 @@ def cleanup_tokens(settings: Settings) -> None:
     engine = make_engine(settings)
     try:
         summary = delete_expired_sessions(
-            engine, settings.token_cleanup_batch_size, settings.token_cleanup_pause_ratio
+            engine,
+            settings.token_cleanup_batch_size,
+            settings.token_cleanup_pause_ratio,
+            settings.login_window_seconds,
         )
     finally:
         engine.dispose()

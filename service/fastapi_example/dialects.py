@@ -66,6 +66,8 @@ class MySQL:
 
     name = "mysql"
     begin = "BEGIN"
+    # An INSERT that updates the row its key already has (the assignments follow it).
+    upsert = "ON DUPLICATE KEY UPDATE"
 
     def __init__(self, url: URL, size: int, timeout: float, recycle: int, connect_timeout: int):
         self._connect = dict(
@@ -170,6 +172,7 @@ class SQLite:
     name = "sqlite"
     # The write lock at once, so a read-then-write transaction never races another.
     begin = "BEGIN IMMEDIATE"
+    upsert = "ON CONFLICT DO UPDATE SET"
     BUSY_SECONDS = 10
 
     def __init__(self, url: URL, size: int, timeout: float) -> None:

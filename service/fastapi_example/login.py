@@ -1,28 +1,48 @@
 """Checking a username and password, with throttling; shared by /auth/token and the docs."""
 
+import ipaddress
 import logging
 
-from fastapi import HTTPException
+from fastapi import HTTPException, Request
 
-from fastapi_example.data import login_failures, users
+from fastapi_example.data import login_throttle, users
 from fastapi_example.db import Database, Row
 from fastapi_example.metrics import Metrics
+from fastapi_example.models import username_key
 from fastapi_example.security import burn_verify_time, hash_password, hashing, verify_password
 from fastapi_example.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
+def client_address(request: Request) -> str:
+    """The address logins are throttled by: the peer's, or the client's that a trusted proxy
+    forwarded (uvicorn applies FORWARDED_ALLOW_IPS). An IPv6 client counts by its /64, the
+    block one subscriber is given."""
+    host = request.client.host if request.client else ""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host[:64]
+    if address.version == 6:
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
 async def authenticate(
     db: Database,
     username: str,
     password: str,
+    address: str,
     settings: Settings,
     metrics: Metrics,
     challenge: dict[str, str],
 ) -> Row:
     """The active user with these credentials, or 429/401/403 (with `challenge` headers)."""
-    wait = await login_failures.throttled_for(db, username, settings)
+    attempt = login_throttle.Attempt.of(username_key(username), address)
+    wait = await login_throttle.take_place(db, attempt, settings)
     if wait:
         metrics.logins.labels("throttled").inc()
         log.warning("login throttled")
@@ -39,19 +59,18 @@ async def authenticate(
         ok, new_hash = await hashing(
             verify_password, password, user["hashed_password"], settings.password_pepper
         )
-    if not ok:
-        await login_failures.record_failure(db, username, settings)
+    if not ok:  # the attempt keeps its place in the counters
         metrics.logins.labels("failure").inc()
         log.info("login failed")
         raise HTTPException(
             status_code=401, detail="Incorrect username or password", headers=challenge
         )
+    await login_throttle.give_back(db, attempt)
     if not user["activated"]:
         metrics.logins.labels("failure").inc()
         raise HTTPException(status_code=403, detail="User is disabled")
     if new_hash:
         await users.set_password_hash(db, user["id"], new_hash)
-    await login_failures.clear_failures(db, username)
     metrics.logins.labels("success").inc()
     return user
 

@@ -6,6 +6,7 @@ for every instance it validates, which made a page of 20 items cost a quarter mo
 """
 
 import re
+import unicodedata
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -43,6 +44,12 @@ def _no_control_chars(value: str) -> str:
     if any(ord(c) < 32 or ord(c) == 127 for c in value):
         raise ValueError("must not contain control characters")
     return value
+
+
+def username_key(username: str) -> str:
+    """What two usernames share when they are the same name to a reader: NFKC, then case
+    folded (Unicode's caseless matching)."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", username).casefold())
 
 
 Text = Annotated[str, AfterValidator(_storable)]
@@ -286,7 +293,20 @@ class VersionPublic(BaseModel):
     supported: bool
 
 
+class LoginThrottle(SQLModel, table=True):
+    """A counter of failed logins (data/login_throttle.py): per username, per client
+    address, or per both, keyed by a digest."""
+
+    __tablename__ = "login_throttle"
+    __table_args__ = TABLE_ARGS
+    bucket: str = Field(max_length=64, primary_key=True)
+    failures: int
+    window_started: datetime = Field(index=True)
+
+
 class LoginFailure(SQLModel, table=True):
+    """No longer written (LoginThrottle replaced it); its table is still migrated."""
+
     __tablename__ = "login_failures"
     __table_args__ = TABLE_ARGS
     id: int | None = Field(default=None, primary_key=True)

@@ -49,8 +49,13 @@ class Settings(BaseSettings):
     max_sessions_per_user: int = 2
     access_token_minutes: int = 120
     refresh_token_days: int = 200
-    login_max_failures: int = 5
-    login_window_seconds: int = 300
+    # Failed logins allowed per window (docs/api.md): per username and client address, per
+    # username from any address, per address for any username (higher: many people may
+    # share one address behind a NAT, and an attempt counts while it is being checked).
+    login_max_failures: PositiveInt = 5
+    login_max_failures_per_username: PositiveInt = 20
+    login_max_failures_per_address: PositiveInt = 100
+    login_window_seconds: PositiveInt = 300
 
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"

@@ -1,6 +1,7 @@
 """Login, refresh rotation and reuse, logout, the session cap, throttling."""
 
 from dataclasses import fields
+from datetime import timedelta
 
 from fastapi_example.deps import Caller
 from fastapi_example.models import UserPublic
@@ -126,23 +127,28 @@ def test_throttling_after_five_failures(client, new_account):
     login(client, other.username, other.password)
 
 
-def test_throttle_window_passes(api_settings, new_account, tmp_path):
-    """With a 1-second window the same user may log in again once it has passed."""
-    import time
-
+def test_throttle_window_passes(api_settings, new_account, monkeypatch):
+    """Once the window has passed the same user may log in again: the throttle's clock is
+    moved on, not waited for."""
     from fastapi.testclient import TestClient
 
+    from fastapi_example.data import login_throttle
     from fastapi_example.main import create_app
 
-    settings = api_settings.model_copy(update={"login_window_seconds": 1})
+    now = login_throttle.utcnow()
+    monkeypatch.setattr(login_throttle, "utcnow", lambda: now)
     account = new_account()
-    with TestClient(create_app(settings)) as short:
+    with TestClient(create_app(api_settings)) as app:
         for _ in range(5):
-            short.post("/auth/token", json={"username": account.username, "password": "nope-nope"})
+            app.post("/auth/token", json={"username": account.username, "password": "nope-nope"})
         body = {"username": account.username, "password": account.password}
-        assert short.post("/auth/token", json=body).status_code == 429
-        time.sleep(2.1)
-        assert short.post("/auth/token", json=body).status_code == 200
+        throttled = app.post("/auth/token", json=body)
+        assert throttled.status_code == 429
+        assert throttled.headers["Retry-After"] == str(api_settings.login_window_seconds + 1)
+        now += timedelta(seconds=api_settings.login_window_seconds - 1)
+        assert app.post("/auth/token", json=body).status_code == 429
+        now += timedelta(seconds=1)
+        assert app.post("/auth/token", json=body).status_code == 200
 
 
 def test_successful_login_resets_the_failure_count(client, new_account):

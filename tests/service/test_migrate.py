@@ -23,6 +23,7 @@ TABLES = {
     "alembic_version",
     "items",
     "login_failures",
+    "login_throttle",
     "roles",
     "row_counts",
     "rotated_refresh_tokens",

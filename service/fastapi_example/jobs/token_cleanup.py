@@ -1,6 +1,8 @@
-"""Delete sessions whose refresh token has expired, and rotated digests past their expiry.
+"""Delete sessions whose refresh token has expired, rotated digests past their expiry, and
+login-throttle counters whose window has passed (a flood of unknown usernames leaves one per
+name behind).
 
-Both go in bounded batches, each its own short transaction (keys first, then a delete by
+All three go in bounded batches, each its own short transaction (keys first, then a delete by
 primary key), so the job never holds locks for long. After each batch the job pauses for
 TOKEN_CLEANUP_PAUSE_RATIO times as long as the batch took, leaving the database to the API
 in between (benchmarks/ measures the API's p99 while the job runs).
@@ -8,11 +10,12 @@ in between (benchmarks/ measures the API's p99 while the job runs).
 
 import logging
 import time
+from datetime import timedelta
 
 from sqlalchemy import ColumnElement, Engine, delete
 from sqlmodel import Session, SQLModel, select
 
-from fastapi_example.models import RotatedRefreshToken, Token, utcnow
+from fastapi_example.models import LoginThrottle, RotatedRefreshToken, Token, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +44,12 @@ class _Batches:
             time.sleep((time.monotonic() - started) * self.pause_ratio)
 
 
-def delete_expired_sessions(engine: Engine, batch_size: int, pause_ratio: float = 6.0) -> dict:
+def delete_expired_sessions(
+    engine: Engine,
+    batch_size: int,
+    pause_ratio: float = 6.0,
+    login_window_seconds: int = 300,
+) -> dict:
     started, now = time.monotonic(), utcnow()
     batches = _Batches(engine, batch_size, pause_ratio)
     # A session's rotated digests go with it (ON DELETE CASCADE).
@@ -50,9 +58,13 @@ def delete_expired_sessions(engine: Engine, batch_size: int, pause_ratio: float 
     rotated = batches.delete(
         RotatedRefreshToken.refresh_token_hash, RotatedRefreshToken.expires_at <= now
     )
+    # A counter whose window has passed counts nothing: the next failure starts it over.
+    window_passed = now - timedelta(seconds=login_window_seconds)
+    counters = batches.delete(LoginThrottle.bucket, LoginThrottle.window_started <= window_passed)
     return {
         "deleted_sessions": sessions,
         "deleted_rotated_tokens": rotated,
+        "deleted_login_counters": counters,
         "batches": batches.count,
         "largest_batch": batches.largest,
         "batch_size": batch_size,

@@ -8,7 +8,7 @@ from fastapi_example.deps import (
     VersionChecked,
     unauthorized,
 )
-from fastapi_example.login import authenticate
+from fastapi_example.login import authenticate, client_address
 from fastapi_example.logs import USER_ID_KEY
 from fastapi_example.models import LoginRequest, RefreshRequest, TokenPair, UserPublic
 from fastapi_example.routes import PrefixedRouter
@@ -34,6 +34,7 @@ async def login(body: LoginRequest, request: Request, db: DatabaseDep, settings:
         db,
         body.username,
         body.password,
+        client_address(request),
         settings,
         request.app.state.metrics,
         challenge={"WWW-Authenticate": "Bearer"},

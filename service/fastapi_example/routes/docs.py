@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from fastapi_example.db import DatabaseDep
 from fastapi_example.deps import SettingsDep
-from fastapi_example.login import authenticate
+from fastapi_example.login import authenticate, client_address
 from fastapi_example.models import ADMIN_ROLE_ID, LoginRequest
 
 router = APIRouter(include_in_schema=False)
@@ -40,6 +40,7 @@ async def docs_access(
         db,
         login.username,
         login.password,
+        client_address(request),
         settings,
         request.app.state.metrics,
         challenge=_CHALLENGE,
