@@ -26,9 +26,9 @@ _context = CryptContext(
 _ALPHABET = string.ascii_letters + string.digits
 
 # Each hash holds its 19 MiB while it runs, and glibc keeps the block in the thread's arena
-# for the next one. Threads of their own bound both: on the shared threadpool one hash per
-# database connection ran at once (~10) and a burst of logins left ~190 MB behind. More
-# hashes at once than a pod's cores would not finish any sooner.
+# for the next one. Threads of their own bound both: on the shared threadpool as many hashes
+# ran at once as there were database connections, and a burst of logins left a block behind
+# in every thread. More hashes at once than a pod's cores would not finish any sooner.
 HASH_THREADS = 2
 _hashers = ThreadPoolExecutor(HASH_THREADS, thread_name_prefix="argon2")
 

@@ -84,6 +84,25 @@ def test_an_update_counts_the_rows_it_matched(api_settings, new_account):
     assert run(api_settings, scenario) == [1, 0]
 
 
+def test_a_delete_answers_no_rows_and_its_row_count(api_settings):
+    # A DELETE has no result set: asyncmy's cursor describes it as None (a login deletes
+    # the user's failures, and a rows helper that read the description failed it with 500).
+    name = unique("delete-")[:30]
+
+    async def scenario(database: Database):
+        async with database.transaction() as tx:
+            sql = "INSERT INTO login_failures (username, failed_at) VALUES (?, ?)"
+            await tx.insert(sql, name, datetime.now(UTC))
+            await tx.insert(sql, name, datetime.now(UTC))
+            deleted = await tx.run("DELETE FROM login_failures WHERE username = ?", name)
+        again = await database.execute("DELETE FROM login_failures WHERE username = ?", name)
+        return deleted, again
+
+    deleted, again = run(api_settings, scenario)
+    assert deleted.rows == [] and deleted.rowcount == 2
+    assert again == 0
+
+
 def test_more_requests_than_connections_wait_their_turn(api_settings):
     async def scenario(database: Database) -> list[int]:
         async def hold(n: int) -> int:
