@@ -61,8 +61,8 @@ def make_engine(settings: Settings) -> Engine:
         isolation_level="READ COMMITTED",
         connect_args={
             "connect_timeout": settings.db_connect_timeout,
-            "read_timeout": 30,
-            "write_timeout": 30,
+            "read_timeout": max(settings.db_statement_timeout, 30),
+            "write_timeout": max(settings.db_statement_timeout, 30),
         },
         pool_recycle=POOL_RECYCLE_SECONDS,
         pool_pre_ping=True,  # a connection the server closed is replaced, not handed out
@@ -127,7 +127,12 @@ class Database:
             self.dialect: MySQL | SQLite = SQLite(url, size, POOL_TIMEOUT_SECONDS)
         else:
             self.dialect = MySQL(
-                url, size, POOL_TIMEOUT_SECONDS, POOL_RECYCLE_SECONDS, settings.db_connect_timeout
+                url,
+                size,
+                POOL_TIMEOUT_SECONDS,
+                POOL_RECYCLE_SECONDS,
+                settings.db_connect_timeout,
+                settings.db_statement_timeout,
             )
 
     async def start(self) -> None:

@@ -69,7 +69,15 @@ class MySQL:
     # An INSERT that updates the row its key already has (the assignments follow it).
     upsert = "ON DUPLICATE KEY UPDATE"
 
-    def __init__(self, url: URL, size: int, timeout: float, recycle: int, connect_timeout: int):
+    def __init__(
+        self,
+        url: URL,
+        size: int,
+        timeout: float,
+        recycle: int,
+        connect_timeout: int,
+        statement_timeout: float,
+    ):
         self._connect = dict(
             host=url.host,
             port=url.port or 3306,
@@ -85,6 +93,7 @@ class MySQL:
             conv=MYSQL_CONVERSIONS,
         )
         self._size, self._timeout, self._recycle = size, timeout, recycle
+        self._statement_timeout = statement_timeout
         self._pool: asyncmy.Pool | None = None
 
     async def open(self) -> None:
@@ -100,18 +109,20 @@ class MySQL:
             self._pool = None
 
     async def acquire(self):
-        """A connection of the pool: a free one now, else the first to come back within
-        the timeout. The pool itself replaces connections the server closed."""
+        """A connection of the pool: a free one now, else a new one or the first to come
+        back, within the timeout. The pool itself replaces connections the server closed."""
         pool = self._pool
         if pool is None:
             raise RuntimeError("the database pool is not open: await Database.start() first")
-        if pool.freesize or pool.size < pool.maxsize:
+        if pool.freesize:
             return await pool.acquire()
+        # The driver's connect_timeout covers opening the socket only: a server that took
+        # the connection and never greets would hold a new connection's handshake forever.
         try:
             async with asyncio.timeout(self._timeout):
                 return await pool.acquire()
         except TimeoutError:
-            raise DatabaseUnavailable("no database connection free in time") from None
+            raise DatabaseUnavailable("no database connection in time") from None
 
     def release(self, connection, broken: bool) -> None:
         if broken:
@@ -124,7 +135,10 @@ class MySQL:
         return sql.replace("%", "%%").replace("?", "%s")
 
     async def run(self, connection, sql: str, params: tuple) -> Result:
-        async with connection.cursor() as cursor:
+        # A server that stops answering without closing the connection (a frozen host, a
+        # network black hole) would hold the request forever: the statement is abandoned
+        # instead (the driver closes the connection when cancelled mid-read).
+        async with asyncio.timeout(self._statement_timeout), connection.cursor() as cursor:
             await cursor.execute(self.statement(sql), [_naive_utc(value) for value in params])
             description = cursor.description
             if description is None:  # not a SELECT
@@ -135,6 +149,8 @@ class MySQL:
 
     def translate(self, error: BaseException) -> Exception | None:
         """The API's exception for a driver error, None for any other."""
+        if isinstance(error, TimeoutError):
+            return DatabaseUnavailable("the database did not answer in time")
         if not isinstance(error, asyncmy.errors.Error):
             return None
         code = error.args[0] if error.args else None

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
 
-from pydantic import NonNegativeFloat, PositiveInt, model_validator
+from pydantic import NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     db_user: str = "fastapi_example"
     db_password: str = ""
     db_connect_timeout: int = 3
+    # The longest a request's statement may take before the request gets 503 (the API's
+    # statements take milliseconds; a longer one waits on a lock or a server that is gone).
+    db_statement_timeout: PositiveFloat = 5.0
     db_pool_size: int = 10  # connections per process; a request waits for one when all are busy
 
     host: str = "127.0.0.1"

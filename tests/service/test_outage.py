@@ -6,6 +6,7 @@ stopping it disturbs no other test and no one else using the shared server on :3
 
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -175,3 +176,56 @@ def test_the_api_survives_a_database_outage(database_server, tmp_path):
         )
         assert after.status_code == 201, after.text
         assert client.get("/auth/me", headers=headers).status_code == 200
+
+
+def test_a_frozen_database_answers_503_within_seconds_and_the_pool_recovers(
+    database_server, tmp_path
+):
+    """The server stops answering without closing anything (SIGSTOP: a hung host, a network
+    black hole): every request still answers, 503 with Retry-After, well before a client
+    gives up; once the server runs again the same process serves as before."""
+    env = api_env(
+        DB_HOST="127.0.0.1",
+        DB_PORT=str(database_server.port),
+        DB_NAME="api",
+        DB_USER="root",
+        DB_PASSWORD="",
+        DB_STATEMENT_TIMEOUT="2",
+    )
+    with running_api(env, tmp_path / "api.log") as api, api.client() as client:
+        tokens = login(client, *ADMIN)
+        headers = bearer(tokens)
+        # Connections in the pool, each with a conversation under way when the server stops.
+        for _ in range(3):
+            assert client.get("/items", headers=headers).status_code == 200
+
+        os.kill(database_server.process.pid, signal.SIGSTOP)
+        try:
+            for call in (
+                lambda: client.get("/items", headers=headers),
+                lambda: client.post("/items", json={"name": "frozen"}, headers=headers),
+                lambda: client.get("/auth/me", headers=headers),
+                lambda: client.post("/auth/refresh", json={"refresh_token": "x" * 64}),
+                lambda: client.post("/auth/token", json={"username": "admin", "password": "x"}),
+                lambda: client.patch(
+                    "/users/1", json={"password": "a-new-password"}, headers=headers
+                ),
+            ):
+                response, elapsed = timed(call)
+                assert_json_503(response, elapsed)
+                assert response.headers["Retry-After"] == "5"
+            response, elapsed = timed(lambda: client.get("/readyz"))
+            assert response.status_code == 503 and elapsed < ANSWER_WITHIN_SECONDS
+            assert client.get("/healthz").status_code == 200
+        finally:
+            os.kill(database_server.process.pid, signal.SIGCONT)
+
+        wait_for(lambda: client.get("/readyz").status_code == 200, 30, "/readyz ready again")
+        assert client.get("/items", headers=headers).status_code == 200
+        assert client.get("/auth/me", headers=headers).status_code == 200
+        created = client.post(
+            "/items", json={"name": f"thawed-{uuid.uuid4().hex[:6]}"}, headers=headers
+        )
+        assert created.status_code == 201, created.text
+        refreshed = client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+        assert refreshed.status_code == 200, refreshed.text
