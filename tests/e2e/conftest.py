@@ -85,7 +85,7 @@ def release(cluster: Cluster, namespaces) -> Release:
     host = values["ingress"]["hosts"][0]["host"]
     if other := cluster.ingress_hosts().get(host):
         pytest.fail(f"namespace {other} serves {host} already (a kept e2e run?): delete it first")
-    return cluster.install(namespaces())
+    return cluster.install(namespaces(), own_host=False)
 
 
 @pytest.fixture(scope="session")

@@ -10,9 +10,11 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import yaml
 from kubernetes import client, config
 
+from tests.support.api_process import login
 from tests.support.tools import REPO, require_tool
 
 CHART = REPO / "charts" / "fastapi-example"
@@ -33,6 +35,25 @@ def wait_until(check, what: str, timeout: float, every: float = 0.5):
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out waiting for {what}" + (f": {last!r}" if last else ""))
         time.sleep(every)
+
+
+def rest_checks(host: str, password: str, username: str = "admin") -> None:
+    """The REST checks through the Ingress for a release or manifests serving `host`: login,
+    /auth/me, an item created, read, refused twice (409) and deleted, 426, 401."""
+    with httpx.Client(base_url="http://127.0.0.1", headers={"Host": host}, timeout=30) as c:
+        wait_until(lambda: c.get("/healthz").status_code == 200, "the Ingress to route", 60)
+        token = login(c, username, password)["access_token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        assert c.get("/auth/me", headers=auth).json()["username"] == username
+        name = f"rest-{uuid.uuid4().hex[:8]}"
+        created = c.post("/items", headers=auth, json={"name": name})
+        assert created.status_code == 201, created.text
+        item = created.json()["id"]
+        assert c.get(f"/items/{item}", headers=auth).json()["name"] == name
+        assert c.post("/items", headers=auth, json={"name": name}).status_code == 409
+        assert c.delete(f"/items/{item}", headers=auth).status_code == 204
+        assert c.get("/items", headers={**auth, "X-Version": "0.1"}).status_code == 426
+        assert c.get("/auth/me").status_code == 401
 
 
 @dataclass(frozen=True)
@@ -142,15 +163,21 @@ class Cluster:
         name: str = "e2e",
         wait: bool = True,
         extra: tuple[str, ...] = (),
+        own_host: bool = True,
     ) -> "Release":
         """`helm install` with the image overrides and `values` on top; the helm output is kept
-        on the release (Pod Security warnings would be in it)."""
+        on the release (Pod Security warnings would be in it). Unless `own_host` is false, its
+        Ingress serves <namespace>.localhost: two releases serving one host would share it."""
         source, flags = self.chart_source()
+        base = self.images.values()
+        if own_host:
+            path = {"path": "/", "pathType": "Prefix"}
+            base["ingress"] = {"hosts": [{"host": f"{namespace}.localhost", "paths": [path]}]}
         with (
             tempfile.NamedTemporaryFile("w", suffix=".yaml") as images,
             tempfile.NamedTemporaryFile("w", suffix=".yaml") as more,
         ):
-            yaml.safe_dump(self.images.values(), images)
+            yaml.safe_dump(base, images)
             yaml.safe_dump(values or {}, more)
             images.flush()
             more.flush()

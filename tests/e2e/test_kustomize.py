@@ -8,12 +8,9 @@ import json
 import os
 from pathlib import Path
 
-import httpx
 import yaml
 
-from tests.e2e.conftest import bearer
-from tests.e2e.release import Cluster, wait_until
-from tests.support.api_process import login
+from tests.e2e.release import Cluster, rest_checks, wait_until
 from tests.support.tools import REPO
 
 PROD_SECRETS = {
@@ -91,21 +88,6 @@ def wait_rollout(cluster: Cluster, namespace: str, *workloads: str) -> None:
             raise AssertionError(
                 f"{workload} did not roll out:\n{done.stderr}\n{pods}\n{events[-3000:]}"
             )
-
-
-def rest_checks(base_host: str, password: str) -> None:
-    with httpx.Client(base_url="http://127.0.0.1", headers={"Host": base_host}, timeout=30) as c:
-        wait_until(lambda: c.get("/healthz").status_code == 200, "the Ingress to route", 60)
-        auth = bearer(login(c, "admin", password)["access_token"])
-        assert c.get("/auth/me", headers=auth).json()["username"] == "admin"
-        created = c.post("/items", headers=auth, json={"name": "from-kustomize"})
-        assert created.status_code == 201, created.text
-        item = created.json()["id"]
-        assert c.get(f"/items/{item}", headers=auth).json()["name"] == "from-kustomize"
-        assert c.post("/items", headers=auth, json={"name": "from-kustomize"}).status_code == 409
-        assert c.delete(f"/items/{item}", headers=auth).status_code == 204
-        assert c.get("/items", headers={**auth, "X-Version": "0.1"}).status_code == 426
-        assert c.get("/auth/me").status_code == 401
 
 
 def test_dev_overlay_comes_up_and_serves(cluster: Cluster, namespaces, tmp_path):
