@@ -1,7 +1,7 @@
 """Prometheus metrics on their own port: HTTP requests and latencies, and the API's counters.
 
 The HTTP families are those prometheus-fastapi-instrumentator makes (names, help, labels),
-which the dashboards and alerts query; observe.RequestLog records them from the route
+which the dashboards and alerts query; observe.ObserveRequests records them from the route
 FastAPI matched (docs/decisions/0002-request-metrics-middleware.md). Each app has its own registry
 (tests build many apps); the listener on METRICS_PORT starts in the lifespan, never at import.
 """

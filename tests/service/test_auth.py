@@ -26,7 +26,7 @@ def test_me_returns_the_caller(client, new_account):
 
 
 def test_me_and_a_user_read_are_exactly_the_model_serialized(client, new_account):
-    """Both write the user's JSON from its row (rows.public_json): the response model's bytes."""
+    """Both answer the bytes FastAPI writes from the response model, alike."""
     account = new_account()
     me = client.get("/auth/me", headers=account.headers)
     read = client.get(f"/users/{account.id}", headers=account.headers)

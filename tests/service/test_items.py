@@ -153,8 +153,7 @@ def test_a_page_is_exactly_its_model_serialized(client, new_account):
 
 
 def test_an_item_is_exactly_its_model_serialized(client, new_account):
-    """POST, GET and PATCH write the item's JSON from its row (rows.public_json): it must be
-    the bytes FastAPI writes from the response model."""
+    """POST, GET and PATCH answer the bytes FastAPI writes from the response model."""
     owner = new_account()
     made = client.post(
         "/items",
