@@ -140,6 +140,9 @@ class UserUpdate(Body):
     # Leave a field out to keep it; none of them can be null.
     username: Username = pydantic.Field(default=None)
     password: Password = pydantic.Field(default=None)
+    current_password: LoginPassword = pydantic.Field(
+        default=None, description="Your current password: needed to change your own password"
+    )
     role_id: Id = pydantic.Field(default=None)
     activated: bool = pydantic.Field(default=None)
 

@@ -22,7 +22,9 @@ def test_defect_01_create_user_change_password_disable(client, admin_headers):
     user = created.json()
     tokens = login(client, user["username"], user["password"])
     changed = client.patch(
-        f"/users/{user['id']}", json={"password": "another-password"}, headers=bearer(tokens)
+        f"/users/{user['id']}",
+        json={"password": "another-password", "current_password": user["password"]},
+        headers=bearer(tokens),
     )
     assert changed.status_code == 200
     assert client.delete(f"/users/{user['id']}", headers=admin_headers).status_code == 204

@@ -90,9 +90,8 @@ def run_flow(flow: Flow) -> dict:
     session = flow.login(user["username"], given)
     as_user = {"Authorization": f"Bearer {session['access_token']}"}
     new_password = flow.secret("changed")
-    flow.keep(
-        client.patch(f"/users/{user['id']}", json={"password": new_password}, headers=as_user), 200
-    )
+    change = {"password": new_password, "current_password": given}
+    flow.keep(client.patch(f"/users/{user['id']}", json=change, headers=as_user), 200)
     live = flow.login(user["username"], new_password)
 
     # Failed logins until throttled, with a wrong password each time.

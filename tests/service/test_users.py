@@ -80,7 +80,11 @@ def test_user_changes_own_username_and_password(client, new_account):
     new_name = unique()
     response = client.patch(
         f"/users/{account.id}",
-        json={"username": new_name, "password": "brand-new-password"},
+        json={
+            "username": new_name,
+            "password": "brand-new-password",
+            "current_password": account.password,
+        },
         headers=account.headers,
     )
     assert response.status_code == 200, response.text

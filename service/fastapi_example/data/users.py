@@ -4,7 +4,7 @@ from typing import Any
 
 from fastapi_example.data.paging import Filters, counted_page
 from fastapi_example.db import Connection, Database, Row
-from fastapi_example.models import UserQuery, utcnow
+from fastapi_example.models import ADMIN_ROLE_ID, UserQuery, utcnow
 
 # UserPublic's fields, in its order.
 COLUMNS = "username, id, role_id, activated, created_at, updated_at"
@@ -64,6 +64,16 @@ async def update_user(tx: Connection, user_id: int, changes: dict[str, Any]) -> 
         utcnow(),
         user_id,
     )
+
+
+async def lock_active_admins(tx: Connection) -> list[int]:
+    """The active admins' ids, their rows locked until the transaction ends."""
+    rows = await tx.fetch_all(
+        "SELECT id FROM users WHERE role_id = ? AND activated = ? ORDER BY id FOR UPDATE",
+        ADMIN_ROLE_ID,
+        True,
+    )
+    return [row["id"] for row in rows]
 
 
 async def set_password_hash(db: Database, user_id: int, hashed_password: str) -> None:

@@ -1,4 +1,4 @@
-from fastapi import Request, status
+from fastapi import Request, Response, status
 
 from fastapi_example.data import sessions
 from fastapi_example.db import DatabaseDep
@@ -27,9 +27,22 @@ async def logout(user: CurrentUser, db: DatabaseDep) -> None:
     await sessions.end_session(db, user.session_id)
 
 
+def not_stored(response: Response) -> None:
+    """Tokens are not to be kept by a cache on the way (RFC 6749, 5.1)."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+
+
 @router.post("/token", response_model=TokenPair)
-async def login(body: LoginRequest, request: Request, db: DatabaseDep, settings: SettingsDep):
+async def login(
+    body: LoginRequest,
+    request: Request,
+    response: Response,
+    db: DatabaseDep,
+    settings: SettingsDep,
+):
     """Open a session (one per device) and get its access and refresh tokens."""
+    not_stored(response)
     user = await authenticate(
         db,
         body.username,
@@ -44,8 +57,9 @@ async def login(body: LoginRequest, request: Request, db: DatabaseDep, settings:
 
 
 @router.post("/refresh", response_model=TokenPair)
-async def refresh(body: RefreshRequest, db: DatabaseDep, settings: SettingsDep):
+async def refresh(body: RefreshRequest, response: Response, db: DatabaseDep, settings: SettingsDep):
     """Exchange a refresh token for new tokens; reusing an exchanged one ends the session."""
+    not_stored(response)
     pair = await sessions.rotate_session(db, body.refresh_token, settings)
     if pair is None:
         raise unauthorized("Invalid or expired refresh token")

@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Query, status
+from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.exceptions import RequestValidationError
 
 from fastapi_example.data import catalog, sessions, users
@@ -13,7 +13,7 @@ from fastapi_example.deps import (
     VersionChecked,
     current_user,
 )
-from fastapi_example.login import password_hash
+from fastapi_example.login import authenticate, client_address, password_hash
 from fastapi_example.models import (
     ADMIN_ROLE_ID,
     Id,
@@ -26,6 +26,7 @@ from fastapi_example.models import (
 )
 from fastapi_example.routes import PrefixedRouter
 from fastapi_example.security import generate_password
+from fastapi_example.settings import Settings
 
 # Every route: the X-Version check, then a caller with a valid access token.
 router = PrefixedRouter(
@@ -81,12 +82,43 @@ async def _editable_user(db: Database, caller: Caller, user_id: int) -> Row:
     return user
 
 
+async def _check_current_password(
+    request: Request, db: Database, settings: Settings, caller: Caller, current: str | None
+) -> None:
+    """Your own new password needs your current one: an access token alone (a stolen one)
+    must not take the account over. Checked, and throttled, as a login is."""
+    if current is None:
+        error = {"type": "missing", "loc": ("body", "current_password"), "input": None}
+        msg = "Field required to change your own password"
+        raise RequestValidationError([{**error, "msg": msg}])
+    try:
+        await authenticate(
+            db,
+            caller.username,
+            current,
+            client_address(request),
+            settings,
+            request.app.state.metrics,
+            challenge={},
+        )
+    except HTTPException as refused:
+        if refused.status_code == 401:
+            raise HTTPException(status_code=403, detail="Current password is wrong") from None
+        raise
+
+
 @router.patch("/{user_id}", response_model=UserPublic)
 async def update_user(
-    user_id: Id, body: UserUpdate, caller: CurrentUser, db: DatabaseDep, settings: SettingsDep
+    user_id: Id,
+    body: UserUpdate,
+    caller: CurrentUser,
+    db: DatabaseDep,
+    settings: SettingsDep,
+    request: Request,
 ):
     user = await _editable_user(db, caller, user_id)
     changes = body.model_dump(exclude_unset=True)
+    current_password = changes.pop("current_password", None)
     yourself = user_id == caller.id
     if yourself and changes.get("role_id", user["role_id"]) != user["role_id"]:
         raise HTTPException(status_code=403, detail="You cannot change your own role")
@@ -94,6 +126,8 @@ async def update_user(
         raise HTTPException(status_code=403, detail="You cannot change your own activation")
     if "role_id" in changes:
         await _check_role(db, changes["role_id"])
+    if yourself and "password" in changes:
+        await _check_current_password(request, db, settings, caller, current_password)
     if "password" in changes:
         changes["hashed_password"] = await password_hash(changes.pop("password"), settings)
     try:
@@ -112,8 +146,13 @@ async def update_user(
 
 @router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def disable_user(user_id: Id, caller: CurrentUser, db: DatabaseDep) -> None:
-    """Disable the account (it is kept) and end all its sessions."""
+    """Disable the account (it is kept) and end all its sessions. The last active admin
+    cannot disable itself: nobody could then manage the users."""
     await _editable_user(db, caller, user_id)
     async with db.transaction() as tx:
+        # The active admins' rows locked: two admins disabling themselves at once queue up.
+        admins = await users.lock_active_admins(tx)
+        if caller.is_admin and user_id == caller.id and admins == [caller.id]:
+            raise HTTPException(status_code=403, detail="The last active admin cannot be disabled")
         await users.update_user(tx, user_id, {"activated": False})
         await sessions.revoke_sessions(tx, user_id)
