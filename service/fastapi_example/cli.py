@@ -48,13 +48,17 @@ def serve(settings: Settings, reload: bool) -> None:
     DrainingServer(uvicorn.Config(app, **options)).run()
 
 
-def migrate(settings: Settings) -> None:
+def migrate(settings: Settings, restore_admin: bool = False) -> None:
     from fastapi_example.db import make_engine
     from fastapi_example.migrate import migrate as run_migrate
 
     engine = make_engine(settings)
     try:
         run_migrate(engine, settings)
+        if restore_admin:
+            from fastapi_example.break_glass import restore_admin as restore
+
+            restore(engine, settings)
     finally:
         engine.dispose()
 
@@ -81,7 +85,14 @@ def main(argv: list[str] | None = None) -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     serve_parser = commands.add_parser("serve", help="serve the API (and metrics)")
     serve_parser.add_argument("--reload", action="store_true", help="restart on code changes")
-    commands.add_parser("migrate", help="upgrade the schema and seed, under a lock")
+    migrate_parser = commands.add_parser(
+        "migrate", help="upgrade the schema and seed, under a lock"
+    )
+    migrate_parser.add_argument(
+        "--restore-admin",
+        action="store_true",
+        help="make ADMIN_USERNAME an active admin again with ADMIN_PASSWORD (break-glass)",
+    )
     commands.add_parser("cleanup-tokens", help="delete sessions whose refresh token expired")
     args = parser.parse_args(argv)
 
@@ -101,7 +112,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.command == "serve":
             serve(settings, args.reload)
         elif args.command == "migrate":
-            migrate(settings)
+            migrate(settings, args.restore_admin)
         else:
             cleanup_tokens(settings)
     except Exception as error:

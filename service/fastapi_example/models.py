@@ -264,6 +264,10 @@ class RotatedRefreshToken(SQLModel, table=True):
         )
     )
     expires_at: datetime = Field(index=True)  # the cleanup job deletes by it, in batches
+    # When it was exchanged, and the salt its successors were made with (data/sessions.py):
+    # presented again within the grace period it gets the same successors.
+    rotated_at: datetime | None = None
+    salt: str | None = Field(default=None, max_length=32)
 
 
 class LoginRequest(Body):

@@ -6,7 +6,13 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
 
-from pydantic import NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
+from pydantic import (
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -52,6 +58,9 @@ class Settings(BaseSettings):
     max_sessions_per_user: int = 2
     access_token_minutes: int = 120
     refresh_token_days: int = 200
+    # An exchanged refresh token presented again this soon gets the same new pair (a retry,
+    # two tabs); later it ends the session.
+    refresh_grace_seconds: NonNegativeInt = 30
     # Failed logins allowed per window (docs/api.md): per username and client address, per
     # username from any address, per address for any username (higher: many people may
     # share one address behind a NAT, and an attempt counts while it is being checked).

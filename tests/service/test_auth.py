@@ -3,9 +3,12 @@
 from dataclasses import fields
 from datetime import timedelta
 
+from fastapi_example.data import sessions
 from fastapi_example.deps import Caller
 from fastapi_example.models import UserPublic
 from tests.service.conftest import bearer, login, unique
+
+REFRESH_GRACE_SECONDS = 30  # the default, which the test app uses
 
 
 def test_login_returns_the_original_shape(client, new_account):
@@ -74,13 +77,30 @@ def test_reusing_a_rotated_refresh_token_revokes_the_session(client, new_account
     assert again.status_code == 401
 
 
-def test_reuse_revokes_only_that_session(client, new_account):
+def test_reuse_revokes_only_that_session(client, new_account, monkeypatch):
     account = new_account()
     other = login(client, account.username, account.password)
-    rotated = client.post("/auth/refresh", json={"refresh_token": account.tokens["refresh_token"]})
+    body = {"refresh_token": account.tokens["refresh_token"]}
+    rotated = client.post("/auth/refresh", json=body)
     assert rotated.status_code == 200
-    client.post("/auth/refresh", json={"refresh_token": account.tokens["refresh_token"]})
+    later = sessions.utcnow() + timedelta(seconds=REFRESH_GRACE_SECONDS + 1)
+    monkeypatch.setattr(sessions, "utcnow", lambda: later)
+    assert client.post("/auth/refresh", json=body).status_code == 401
+    assert client.get("/auth/me", headers=bearer(rotated.json())).status_code == 401
     assert client.get("/auth/me", headers=bearer(other)).status_code == 200
+
+
+def test_a_refresh_repeated_within_the_grace_period_gets_the_same_pair(client, new_account):
+    account = new_account()
+    body = {"refresh_token": account.tokens["refresh_token"]}
+    first, again = client.post("/auth/refresh", json=body), client.post("/auth/refresh", json=body)
+    assert first.status_code == again.status_code == 200
+    assert first.json() == again.json()
+    assert first.json()["refresh_token"] != account.tokens["refresh_token"]
+    assert client.get("/auth/me", headers=bearer(first.json())).status_code == 200
+    assert client.get("/auth/me", headers=account.headers).status_code == 401  # the old one
+    following = client.post("/auth/refresh", json={"refresh_token": first.json()["refresh_token"]})
+    assert following.status_code == 200
 
 
 def test_garbage_refresh_token_is_401(client):

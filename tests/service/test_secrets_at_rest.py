@@ -15,14 +15,18 @@ from tests.support.api_process import ADMIN, served
 pytestmark = pytest.mark.slow
 
 
+# No grace period: the flow's reuse of an exchanged refresh token ends its session at once.
+SETTINGS = {"LOGIN_MAX_FAILURES": "3", "REFRESH_GRACE_SECONDS": "0"}
+
+
 @pytest.fixture(params=["sqlite", "mariadb"])
 def api(request, tmp_path):
     if request.param == "sqlite":
-        with served(tmp_path, LOGIN_MAX_FAILURES="3") as api:
+        with served(tmp_path, **SETTINGS) as api:
             api.url_for_db = f"sqlite:///{tmp_path}/api.db"
             yield api
         return
-    with mariadb.fresh_database() as name, served(tmp_path, name, LOGIN_MAX_FAILURES="3") as api:
+    with mariadb.fresh_database() as name, served(tmp_path, name, **SETTINGS) as api:
         api.url_for_db = f"mysql+pymysql://{mariadb.USER}:{mariadb.PASSWORD}@{mariadb.HOST}:{mariadb.PORT}/{name}"
         yield api
 

@@ -3,6 +3,10 @@
 The database keeps only the SHA-256 digests of the tokens (security.token_digest).
 """
 
+import base64
+import hashlib
+import hmac
+import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,9 +31,26 @@ async def caller_of_access_token(db: Database, digest: str) -> Row | None:
     return row
 
 
-def _issue(user_id: int, settings: Settings, now: datetime) -> tuple[TokenPair, dict[str, Any]]:
-    """A fresh pair of tokens for a session, and the columns that keep only their digests."""
-    access, refresh = new_token(), new_token()
+def _successors(refresh_token: str, salt: str) -> tuple[str, str]:
+    """The access and refresh tokens a rotation gives for a refresh token: keyed by that
+    token (which the database does not hold) and a random salt (which it does), so the same
+    exchange can be answered again within the grace period and nobody holding only one of
+    the two can work them out."""
+    key = refresh_token.encode("utf-8", "surrogatepass")
+    return tuple(  # type: ignore[return-value]
+        base64.urlsafe_b64encode(hmac.digest(key, f"{salt}:{use}".encode(), hashlib.sha256))
+        .rstrip(b"=")
+        .decode()
+        for use in ("access", "refresh")
+    )
+
+
+def _issue(
+    user_id: int, settings: Settings, now: datetime, tokens: tuple[str, str] | None = None
+) -> tuple[TokenPair, dict[str, Any]]:
+    """A pair of tokens for a session (new random ones unless given), and the columns that
+    keep only their digests."""
+    access, refresh = tokens or (new_token(), new_token())
     columns = {
         "access_token_hash": token_digest(access),
         "access_expires_at": now + timedelta(minutes=settings.access_token_minutes),
@@ -81,11 +102,13 @@ async def _open_session(db: Database, user_id: int, settings: Settings) -> Token
 
 
 async def rotate_session(db: Database, refresh_token: str, settings: Settings) -> TokenPair | None:
-    return await retry_on_deadlock(_rotate_session, db, token_digest(refresh_token), settings)
+    return await retry_on_deadlock(_rotate_session, db, refresh_token, settings)
 
 
-async def _rotate_session(db: Database, digest: str, settings: Settings) -> TokenPair | None:
-    """New tokens for a live refresh token; a reused (already rotated) one ends its session."""
+async def _rotate_session(db: Database, refresh_token: str, settings: Settings) -> TokenPair | None:
+    """New tokens for a live refresh token; a reused (already rotated) one gets the same
+    new tokens again within the grace period, and ends its session after it."""
+    digest = token_digest(refresh_token)
     async with db.transaction() as tx:
         session = await tx.fetch_one(
             "SELECT t.id, t.user_id, t.refresh_expires_at, u.activated"
@@ -94,19 +117,22 @@ async def _rotate_session(db: Database, digest: str, settings: Settings) -> Toke
             digest,
         )
         if session is None:
-            await _end_reused(tx, digest)
-            return None
+            return await _exchanged_again(tx, refresh_token, digest, settings)
         now = utcnow()
         if session["refresh_expires_at"] <= now or not session["activated"]:
             return None
+        salt = secrets.token_hex(16)
         await tx.insert(
-            "INSERT INTO rotated_refresh_tokens (refresh_token_hash, token_id, expires_at)"
-            " VALUES (?, ?, ?)",
+            "INSERT INTO rotated_refresh_tokens (refresh_token_hash, token_id, expires_at,"
+            " rotated_at, salt) VALUES (?, ?, ?, ?, ?)",
             digest,
             session["id"],
             session["refresh_expires_at"],
+            now,
+            salt,
         )
-        pair, columns = _issue(session["user_id"], settings, now)
+        tokens = _successors(refresh_token, salt)
+        pair, columns = _issue(session["user_id"], settings, now, tokens)
         await tx.execute(
             "UPDATE tokens SET access_token_hash = ?, access_expires_at = ?,"
             " refresh_token_hash = ?, refresh_expires_at = ? WHERE id = ?",
@@ -116,14 +142,32 @@ async def _rotate_session(db: Database, digest: str, settings: Settings) -> Toke
     return pair
 
 
-async def _end_reused(tx: Connection, digest: str) -> None:
-    """A refresh token that was already exchanged ends its session (a thief may hold it)."""
+async def _exchanged_again(
+    tx: Connection, refresh_token: str, digest: str, settings: Settings
+) -> TokenPair | None:
+    """A refresh token already exchanged. Within REFRESH_GRACE_SECONDS of its exchange, when
+    that exchange was the session's last, it gets the same new tokens again (a client's
+    retry, two tabs refreshing at once); otherwise it ends its session (a thief may hold it,
+    or the thief used it first)."""
     reused = await tx.fetch_one(
-        "SELECT token_id FROM rotated_refresh_tokens WHERE refresh_token_hash = ?", digest
+        "SELECT r.token_id, r.rotated_at, r.salt, t.user_id, t.refresh_token_hash,"
+        " t.refresh_expires_at, u.activated"
+        " FROM rotated_refresh_tokens r JOIN tokens t ON t.id = r.token_id"
+        " JOIN users u ON u.id = t.user_id WHERE r.refresh_token_hash = ? FOR UPDATE",
+        digest,
     )
-    if reused is not None:
-        # Its rotated digests go with it (ON DELETE CASCADE).
-        await tx.execute("DELETE FROM tokens WHERE id = ?", reused["token_id"])
+    if reused is None:
+        return None
+    now = utcnow()
+    grace = timedelta(seconds=settings.refresh_grace_seconds)
+    if reused["salt"] and reused["rotated_at"] + grace > now and reused["activated"]:
+        tokens = _successors(refresh_token, reused["salt"])
+        still_current = token_digest(tokens[1]) == reused["refresh_token_hash"]
+        if still_current and reused["refresh_expires_at"] > now:
+            return _issue(reused["user_id"], settings, now, tokens)[0]
+    # Its rotated digests go with it (ON DELETE CASCADE).
+    await tx.execute("DELETE FROM tokens WHERE id = ?", reused["token_id"])
+    return None
 
 
 async def end_session(db: Database, session_id: int) -> None:

@@ -1,0 +1,36 @@
+"""`fastapi-example migrate --restore-admin`: access back from ADMIN_USERNAME/ADMIN_PASSWORD.
+
+For the day nobody can log in as an admin (the password lost, the account disabled or
+demoted by hand): the user named ADMIN_USERNAME becomes an active admin again with
+ADMIN_PASSWORD, its sessions end and its username's throttle counter starts over. Nothing
+else changes: no other user, item or session is touched (docs/api.md).
+"""
+
+import logging
+
+from sqlalchemy import Engine, delete
+from sqlmodel import Session, select
+
+from fastapi_example.data.login_throttle import Attempt
+from fastapi_example.models import ADMIN_ROLE_ID, LoginThrottle, Token, User, username_key, utcnow
+from fastapi_example.security import hash_password
+from fastapi_example.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def restore_admin(engine: Engine, settings: Settings) -> None:
+    hashed = hash_password(settings.admin_password, settings.password_pepper)
+    with Session(engine) as session:
+        user = session.exec(select(User).where(User.username == settings.admin_username)).first()
+        if user is None:
+            user = User(username=settings.admin_username, role_id=ADMIN_ROLE_ID, hashed_password="")
+        user.hashed_password, user.role_id, user.activated = hashed, ADMIN_ROLE_ID, True
+        user.updated_at = utcnow()
+        session.add(user)
+        session.flush()
+        session.exec(delete(Token).where(Token.user_id == user.id))
+        counter = Attempt.of(username_key(settings.admin_username), "").username
+        session.exec(delete(LoginThrottle).where(LoginThrottle.bucket == counter))
+        session.commit()
+        log.warning("restored the admin's access", extra={"user_id": user.id})
