@@ -21,7 +21,7 @@ from tests.support.tools import REPO, missing, require_tool
 
 KEEP = os.environ.get("E2E_KEEP") == "1"
 # The release's own pods first, the disruptive scenarios last.
-ORDER = {"test_install": 0, "test_upgrade": 3, "test_resilience": 4}
+ORDER = {"test_install": 0, "test_upgrade": 3, "test_resilience": 4, "test_shutdown": 4}
 
 
 def pytest_collection_modifyitems(config, items):

@@ -2,6 +2,7 @@
 kubernetes client and helm: what the end-to-end scenarios do to a deployment."""
 
 import base64
+import contextlib
 import json
 import subprocess
 import tempfile
@@ -297,6 +298,26 @@ class Release:
         # kubectl, not the client library: it returns JSON log lines re-serialised as Python.
         where = ["-c", container] if container else []
         return self.cluster.kubectl("logs", pod, "-n", self.namespace, *where).stdout
+
+    @contextlib.contextmanager
+    def port_forward(self, pod: str, *ports: int):
+        """`kubectl port-forward` to the pod: yields {pod port: local port on 127.0.0.1}."""
+        command = [self.cluster.kubectl_path, "port-forward", "-n", self.namespace, f"pod/{pod}"]
+        forward = subprocess.Popen(
+            [*command, *(f":{p}" for p in ports)], stdout=subprocess.PIPE, text=True
+        )
+        try:
+            local = {}
+            while len(local) < len(ports):  # "Forwarding from 127.0.0.1:41234 -> 8080"
+                line = forward.stdout.readline()
+                assert line, "kubectl port-forward ended"
+                if line.startswith("Forwarding from 127.0.0.1:"):
+                    here, there = line.split(":", 1)[1].split(" -> ")
+                    local[int(there)] = int(here)
+            yield local
+        finally:
+            forward.terminate()
+            forward.wait(10)
 
     def upgrade(self, values: dict, wait: bool = True) -> str:
         """`helm upgrade --reuse-values` with `values` on top; waits for the rollout."""

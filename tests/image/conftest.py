@@ -1,9 +1,8 @@
-"""The image built for real (podman, offline recipe) and run from the rendered chart."""
+"""The image built for real (podman, offline recipe); tests/e2e runs it on the cluster."""
 
 import pytest
 
-from tests.support import helm, mariadb
-from tests.support.podman import PodmanChart, build_image, image_size
+from tests.support.podman import build_image, image_size
 
 TAG = "fastapi-example:dev"
 _sizes: dict[str, int] = {}
@@ -14,19 +13,6 @@ def image() -> str:
     tag = build_image(TAG)
     _sizes[tag] = image_size(tag)
     return tag
-
-
-@pytest.fixture(scope="module")
-def objects(image):
-    repository, tag = image.rsplit(":", 1)
-    return helm.render(values={"image": {"registry": "", "repository": repository, "tag": tag}})
-
-
-@pytest.fixture(scope="module")
-def chart(objects):
-    mariadb.require()
-    with PodmanChart(objects) as chart:
-        yield chart
 
 
 def pytest_terminal_summary(terminalreporter):

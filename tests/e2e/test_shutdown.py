@@ -1,0 +1,110 @@
+"""An API pod deleted while requests are in flight on it, as a rollout or a drain does: after
+its preStop sleep the kubelet sends SIGTERM, every request the pod had started completes, and
+the container exits on its own with code 0 within terminationGracePeriodSeconds (the SIGKILL
+at the end of the grace period would show as 137).
+
+The requests reach that one pod through `kubectl port-forward` (through the Service they would
+spread over the replicas). Logins cost Argon2's CPU each, so most are still queued in the pod
+when it is deleted."""
+
+import threading
+import time
+
+import httpx
+from kubernetes import watch
+
+from tests.e2e.release import Release
+
+CALIBRATION = 20
+
+
+def exit_codes(release: Release, pod: str, found: dict, stop: threading.Event) -> None:
+    """The api container's exit code, from the pod's status updates until it is deleted."""
+    stream = watch.Watch().stream(
+        release.core.list_namespaced_pod,
+        release.namespace,
+        field_selector=f"metadata.name={pod}",
+        timeout_seconds=180,
+    )
+    for event in stream:
+        for status in event["object"].status.container_statuses or ():
+            if status.name == "api" and status.state.terminated:
+                found["exit_code"] = status.state.terminated.exit_code
+        if event["type"] == "DELETED" or stop.is_set():
+            return
+
+
+def burst(base: str, body: dict, count: int, results: list, ready: threading.Barrier):
+    """`count` logins at once, each on a connection opened before the burst; each result is
+    (status or error, when it ended)."""
+
+    def login():
+        with httpx.Client(base_url=base, timeout=120) as client:
+            client.get("/healthz")
+            ready.wait()
+            try:
+                outcome = client.post("/auth/token", json=body).status_code
+            except httpx.HTTPError as error:
+                outcome = repr(error)
+            results.append((outcome, time.monotonic()))
+
+    threads = [threading.Thread(target=login) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def test_a_deleted_pod_completes_its_requests_and_exits_cleanly(release: Release):
+    deployment = release.api()
+    pod_spec = deployment["spec"]["template"]["spec"]
+    grace = pod_spec["terminationGracePeriodSeconds"]
+    (api,) = [c for c in pod_spec["containers"] if c["name"] == "api"]
+    pre_stop = api["lifecycle"]["preStop"]["sleep"]["seconds"]
+    assert grace > pre_stop
+    ports = {p["name"]: p["containerPort"] for p in api["ports"]}
+    victim = release.pods(deployment, ready_only=True)[0].metadata.name
+    username, password = release.admin_credentials()
+    body = {"username": username, "password": password}
+
+    with release.port_forward(victim, ports["http"]) as local:
+        base = f"http://127.0.0.1:{local[ports['http']]}"
+        # The pod's pace at logins, so that the burst below outlasts the preStop sleep by a
+        # few seconds on this machine, however loaded, and ends well within the grace period.
+        calibration: list = []
+        ready = threading.Barrier(CALIBRATION + 1)
+        threads = burst(base, body, CALIBRATION, calibration, ready)
+        ready.wait()
+        began = time.monotonic()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert [r for r, _ in calibration] == [200] * CALIBRATION, calibration
+        per_second = CALIBRATION / (max(t for _, t in calibration) - began)
+        count = max(CALIBRATION, round(per_second * (pre_stop + 3)))
+        print(f"{per_second:.1f} logins/s: a burst of {count}")
+
+        results: list = []
+        ready = threading.Barrier(count + 1)
+        threads = burst(base, body, count, results, ready)
+        ready.wait()
+        # Sent before the deletion, read by the pod during its preStop sleep at the latest.
+        time.sleep(1)
+        found: dict = {}
+        stop = threading.Event()
+        watcher = threading.Thread(target=exit_codes, args=(release, victim, found, stop))
+        watcher.start()
+        time.sleep(0.5)  # the watch is open before the deletion
+        assert len(results) < count, "the burst ended before the deletion"
+        deleted = time.monotonic()
+        release.core.delete_namespaced_pod(victim, release.namespace)
+        for thread in threads:
+            thread.join(timeout=grace + 60)
+        watcher.join(timeout=grace + 60)
+        stop.set()
+
+    assert [r for r, _ in results] == [200] * count, results
+    # SIGTERM comes once the preStop sleep is over: these were still in flight then.
+    late = [t for _, t in results if t > deleted + pre_stop + 0.5]
+    print(f"{len(late)} of {count} logins ended after SIGTERM")
+    assert late, "no login was still in flight when SIGTERM came"
+    assert found.get("exit_code") == 0, found
+    release.wait_rollout()
