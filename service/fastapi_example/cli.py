@@ -15,10 +15,10 @@ log = logging.getLogger("fastapi_example")
 def serve(settings: Settings, reload: bool) -> None:
     import uvicorn
 
-    from fastapi_example.limits import head_limited_protocol
+    from fastapi_example.limits import HeadLimitedHttpTools
 
     options = dict(
-        http=head_limited_protocol(settings.max_header_bytes),
+        http=HeadLimitedHttpTools,
         host=settings.host,
         port=settings.port,
         proxy_headers=True,

@@ -5,6 +5,8 @@ import json
 from fastapi import HTTPException
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from fastapi_example.settings import get_settings
+
 TOO_LARGE = "Request body too large"
 HEAD_TOO_LARGE = json.dumps({"detail": "Request header fields too large"}).encode()
 
@@ -64,8 +66,9 @@ class BodyLimit:
         return await self.app(scope, limited_receive, send)
 
 
-def head_limited_protocol(max_head_bytes: int) -> type[HttpToolsProtocol]:
-    """uvicorn's httptools protocol with a cap on a request's head (its line and headers).
+class HeadLimitedHttpTools(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a cap (MAX_HEADER_BYTES) on a request's head (its
+    line and headers).
 
     httptools keeps a header's value until the value ends, however long it is, and uvicorn
     sets no limit of its own: a client could send one endless header. The bytes fed to the
@@ -74,37 +77,39 @@ def head_limited_protocol(max_head_bytes: int) -> type[HttpToolsProtocol]:
     exceed the cap by at most one chunk of the socket's reads before it is refused.
     """
 
-    class HeadLimitedHttpTools(HttpToolsProtocol):
-        head_bytes = 0
-        in_head = True
+    head_bytes = 0
+    in_head = True
 
-        def on_message_begin(self) -> None:
-            super().on_message_begin()
-            self.in_head = True
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # A class, not a closure over the limit: uvicorn's reloader pickles what it is given.
+        self.max_head_bytes = get_settings().max_header_bytes
 
-        def on_headers_complete(self) -> None:
-            self.in_head, self.head_bytes = False, 0
-            super().on_headers_complete()
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self.in_head = True
 
-        def on_message_complete(self) -> None:
-            super().on_message_complete()
-            self.in_head, self.head_bytes = True, 0
+    def on_headers_complete(self) -> None:
+        self.in_head, self.head_bytes = False, 0
+        super().on_headers_complete()
 
-        def data_received(self, data: bytes) -> None:
-            counted = self.in_head
-            super().data_received(data)
-            if counted and self.in_head and not self.transport.is_closing():
-                self.head_bytes += len(data)
-                if self.head_bytes > max_head_bytes:
-                    self.refuse_head()
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self.in_head, self.head_bytes = True, 0
 
-        def refuse_head(self) -> None:
-            self.transport.write(
-                b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
-                b"content-type: application/json\r\n"
-                b"content-length: " + str(len(HEAD_TOO_LARGE)).encode() + b"\r\n"
-                b"connection: close\r\n\r\n" + HEAD_TOO_LARGE
-            )
-            self.transport.close()
+    def data_received(self, data: bytes) -> None:
+        counted = self.in_head
+        super().data_received(data)
+        if counted and self.in_head and not self.transport.is_closing():
+            self.head_bytes += len(data)
+            if self.head_bytes > self.max_head_bytes:
+                self.refuse_head()
 
-    return HeadLimitedHttpTools
+    def refuse_head(self) -> None:
+        self.transport.write(
+            b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+            b"content-type: application/json\r\n"
+            b"content-length: " + str(len(HEAD_TOO_LARGE)).encode() + b"\r\n"
+            b"connection: close\r\n\r\n" + HEAD_TOO_LARGE
+        )
+        self.transport.close()

@@ -1,12 +1,16 @@
 """The served API (uvicorn, as `fastapi-example serve` runs it) against a client that sends
 too much: an endless head, a body far over the limit. Loopback only, bounded amounts."""
 
+import signal
 import socket
+import subprocess
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
-from tests.support.api_process import served
+from tests.support.api_process import COMMAND, ApiProcess, api_env, run_migrate, served
 
 pytestmark = pytest.mark.slow
 CHUNK = b"x" * 65536
@@ -93,3 +97,33 @@ def test_an_endless_chunked_body_is_413_and_not_kept(api):
     assert response.startswith(b"HTTP/1.1 413 "), response[:100]
     assert sent < SEND_AT_MOST
     assert rss_kib(api) - before < 32 * 1024
+
+
+def test_the_head_limit_holds_under_the_reloader_too(tmp_path):
+    """`serve --reload` (the dev overlay's command) hands the protocol to a worker process
+    it spawns: the protocol must survive that (it once could not be pickled) and keep its cap."""
+    env = api_env(DATABASE_URL=f"sqlite:///{tmp_path}/api.db")
+    assert run_migrate(env).returncode == 0
+    log = tmp_path / "serve.log"
+    with log.open("ab") as out:
+        server = subprocess.Popen(
+            [*COMMAND, "serve", "--reload"], env=env, cwd=tmp_path, stdout=out, stderr=out
+        )
+    api = ApiProcess(env, log)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert server.poll() is None, log.read_text()
+            try:
+                if httpx.get(f"{api.url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        else:
+            raise AssertionError(f"serve --reload did not answer:\n{log.read_text()}")
+        with connect(api) as sock:
+            send_until_refused(sock, b"GET /healthz HTTP/1.1\r\nHost: api\r\nX-Long: ")
+            assert answer(sock).startswith(b"HTTP/1.1 431 ")
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(30)
