@@ -1,7 +1,8 @@
 """What a release leaves behind. `helm uninstall`: the MySQL volume claim (a StatefulSet's
 claims outlive it, as Kubernetes keeps them) and the two generated Secrets (kept on purpose:
-the database in that volume only opens with its password, docs/helm.md); nothing else.
-`kubectl delete namespace`: nothing at all, the volume included."""
+the database in that volume only opens with its password, docs/helm.md); nothing else, and
+nothing once those are deleted as docs/helm.md says. `kubectl delete namespace`: nothing at
+all, the volume included."""
 
 from tests.e2e.release import Cluster, wait_until
 
@@ -39,6 +40,13 @@ def test_uninstall_leaves_the_volume_and_the_kept_secrets(cluster: Cluster, name
     volumes = cluster.core.list_persistent_volume().items
     bound = [v for v in volumes if v.spec.claim_ref and v.spec.claim_ref.namespace == namespace]
     assert len(bound) == 1  # the claim's, still bound
+
+    # Wiped as docs/helm.md says: then nothing is left.
+    secrets = sorted(name.removeprefix("secret/") for name in kept)
+    cluster.kubectl("-n", namespace, "delete", "secret", *secrets)
+    instance = f"app.kubernetes.io/instance={release.name}"
+    cluster.kubectl("-n", namespace, "delete", "pvc", "-l", instance)
+    wait_until(lambda: left_in(cluster, namespace) == set(), "nothing left", 120, 2)
 
 
 def test_deleting_the_namespace_leaves_nothing(cluster: Cluster, namespaces):
