@@ -28,13 +28,18 @@ PUSH_FLAGS ?= $(if $(filter localhost:% 127.0.0.1:%,$(REGISTRY)),$(if $(filter p
 SOURCE_HASH := $(shell find service cronjobs -type f -not -path '*/__pycache__/*' | sort | xargs cat | sha256sum | cut -c1-12)
 CLUSTER_IMAGE = $(if $(filter kind-$(KIND_CLUSTER),$(KUBE_CONTEXT)),$(IMAGE),$(REGISTRY)/$(firstword $(subst :, ,$(notdir $(IMAGE)))):dev-$(SOURCE_HASH))
 
+# The name kind's containerd gives the chart's `image: fastapi-example:dev`. podman would save
+# a short name as localhost/…, which the pods do not ask for: the archive carries the full one.
+KIND_IMAGE = $(if $(findstring /,$(IMAGE)),$(IMAGE),docker.io/library/$(IMAGE))
+
 .PHONY: image-to-cluster deploy e2e e2e-images logs
 
 image-to-cluster: ## build the image and make the cluster able to pull it (kind load, or push to REGISTRY)
 ifeq ($(KUBE_CONTEXT),kind-$(KIND_CLUSTER))
 	$(MAKE) image
 	mkdir -p build
-	$(CONTAINER_ENGINE) save -o build/kind-image.tar $(IMAGE)
+	$(CONTAINER_ENGINE) tag $(IMAGE) $(KIND_IMAGE)
+	$(CONTAINER_ENGINE) save -o build/kind-image.tar $(KIND_IMAGE)
 	$(KIND) load image-archive build/kind-image.tar --name $(KIND_CLUSTER)
 	rm -f build/kind-image.tar
 else
