@@ -1,7 +1,11 @@
-"""The API suite runs twice: on SQLite and on MariaDB (a fresh database per run)."""
+"""The API suite runs twice: on SQLite and on MariaDB (a fresh database per run), in a random
+order (SERVICE_TESTS_SEED=<n> repeats one): no test may depend on what another left behind."""
 
+import os
+import random
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -12,6 +16,30 @@ from fastapi_example.settings import Settings
 from tests.support import mariadb
 
 ADMIN = ("admin", "admin-test-password")
+SEED = int(os.environ.get("SERVICE_TESTS_SEED") or random.SystemRandom().randrange(2**32))
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_report_header() -> str:
+    return f"tests/service in random order: SERVICE_TESTS_SEED={SEED} repeats it"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Shuffle this folder's tests: the modules' order, and the tests' within each module.
+    It runs before pytest's own reordering, which then groups the tests by their session and
+    module fixtures' parameters (each database set up once) keeping this order otherwise."""
+    shuffle = random.Random(SEED)
+    places = [i for i, item in enumerate(items) if HERE in Path(item.path).resolve().parents]
+    modules: dict[Path, list[pytest.Item]] = {}
+    for i in places:
+        modules.setdefault(Path(items[i].path), []).append(items[i])
+    order = list(modules.values())
+    shuffle.shuffle(order)
+    for tests in order:
+        shuffle.shuffle(tests)
+    for place, item in zip(places, (item for tests in order for item in tests), strict=True):
+        items[place] = item
 
 
 def make_settings(database: str | None, tmp_dir, **overrides) -> Settings:
@@ -82,8 +110,21 @@ def bearer(tokens: dict) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def admin_headers(client) -> dict[str, str]:
-    return bearer(login(client, *ADMIN))
+def admin_session(client) -> dict[str, dict[str, str]]:
+    return {"headers": bearer(login(client, *ADMIN))}
+
+
+def live_admin_headers(client: TestClient, admin_session: dict) -> dict[str, str]:
+    """The admin's bearer header, logged in again when a test ended that session (tests that
+    log the admin in push the oldest session out under MAX_SESSIONS_PER_USER)."""
+    if client.get("/auth/me", headers=admin_session["headers"]).status_code != 200:
+        admin_session["headers"] = bearer(login(client, *ADMIN))
+    return admin_session["headers"]
+
+
+@pytest.fixture
+def admin_headers(client, admin_session) -> dict[str, str]:
+    return live_admin_headers(client, admin_session)
 
 
 class Account:
@@ -103,5 +144,5 @@ class Account:
 
 
 @pytest.fixture
-def new_account(client, admin_headers):
-    return lambda role_id=2: Account(client, admin_headers, role_id)
+def new_account(client, admin_session):
+    return lambda role_id=2: Account(client, live_admin_headers(client, admin_session), role_id)

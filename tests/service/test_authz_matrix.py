@@ -70,12 +70,14 @@ ROUTES = {
 
 
 @pytest.fixture(scope="module")
-def callers(client, admin_headers, api_settings):
+def callers(client, admin_session, api_settings):
     """Headers for the callers that do not depend on the resource."""
-    from tests.service.conftest import Account
+    from tests.service.conftest import Account, live_admin_headers
+
+    admin_headers = live_admin_headers(client, admin_session)
 
     def account(role_id: int = 2):
-        return Account(client, admin_headers, role_id)
+        return Account(client, live_admin_headers(client, admin_session), role_id)
 
     disabled, expired = account(), account()
     assert client.delete(f"/users/{disabled.id}", headers=admin_headers).status_code == 204
