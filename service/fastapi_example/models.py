@@ -6,7 +6,6 @@ for every instance it validates, which made a page of 20 items cost a quarter mo
 """
 
 import re
-import unicodedata
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -14,8 +13,10 @@ import pydantic
 from annotated_types import Ge, Le
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints
 from pydantic_core import PydanticCustomError
-from sqlalchemy import BigInteger, Column, ForeignKey, Integer
+from sqlalchemy import BigInteger, Column, ForeignKey, Integer, event
 from sqlmodel import Field, SQLModel
+
+from fastapi_example.names import checked_username, username_key
 
 # Binary collation: "ADMIN" and "àdmin" are not "admin" on MySQL either. It still pads with
 # spaces ("admin " = "admin"), so names cannot end in spaces and lookups recheck in Python.
@@ -46,18 +47,20 @@ def _no_control_chars(value: str) -> str:
     return value
 
 
-def username_key(username: str) -> str:
-    """What two usernames share when they are the same name to a reader: NFKC, then case
-    folded (Unicode's caseless matching)."""
-    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", username).casefold())
-
-
 Text = Annotated[str, AfterValidator(_storable)]
+# A new name: NFKC, 3-30 characters of the alphabet names.py documents.
 Username = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=60),
+    AfterValidator(_storable),
+    AfterValidator(checked_username),
+]
+# A name to log in with: any a user may have had before the alphabet (names.py), compared
+# by its key; no leading or trailing space (MySQL would ignore a trailing one).
+LoginUsername = Annotated[
     str,
     StringConstraints(min_length=3, max_length=30, pattern=r"^\S(.*\S)?$"),
     AfterValidator(_storable),
-    AfterValidator(_no_control_chars),
 ]
 Password = Annotated[
     str, StringConstraints(min_length=8, max_length=128), AfterValidator(_storable)
@@ -116,6 +119,8 @@ class User(SQLModel, table=True):
     __tablename__ = "users"
     __table_args__ = TABLE_ARGS
     username: str = Field(max_length=30, unique=True)
+    # The name as compared (names.username_key): one user per name whatever its case.
+    username_key: str | None = Field(default=None, max_length=120, unique=True, index=True)
     id: int | None = Field(default=None, primary_key=True)
     hashed_password: str = Field(max_length=255)
     role_id: int = Field(foreign_key="roles.id")
@@ -126,6 +131,14 @@ class User(SQLModel, table=True):
     @property
     def is_admin(self) -> bool:
         return self.role_id == ADMIN_ROLE_ID
+
+
+@event.listens_for(User, "before_insert")
+@event.listens_for(User, "before_update")
+def _key_the_username(_mapper, _connection, user: User) -> None:
+    """Users written through the ORM (migrate's seed, the break-glass) get their key too;
+    the API's own SQL writes it itself (data/users.py)."""
+    user.username_key = username_key(user.username)
 
 
 class UserCreate(Body):
@@ -271,7 +284,7 @@ class RotatedRefreshToken(SQLModel, table=True):
 
 
 class LoginRequest(Body):
-    username: Username
+    username: LoginUsername
     password: LoginPassword
 
 

@@ -102,5 +102,8 @@ def test_a_write_is_one_transaction(client, account, backend, monkeypatch):
     # The token lookup; then the item's locking read, its UPDATE and the COMMIT.
     assert sent == ["SELECT", "BEGIN", "SELECT", "UPDATE", "COMMIT"], sent
     if backend == "mariadb":
-        expected = {"Com_select": 2, "Com_update": 1, "Com_commit": 1, "Com_rollback": 0}
-        assert server_counts(write, expected) == expected
+        # Not Com_select: readers of the shared server (a benchmark, other runs) keep it
+        # moving in every try; the statements above count the app's own SELECTs.
+        expected = {"Com_update": 1, "Com_commit": 1, "Com_rollback": 0}
+        counted = server_counts(write, expected)
+        assert {name: counted[name] for name in expected} == expected

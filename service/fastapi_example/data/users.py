@@ -4,11 +4,11 @@ from typing import Any
 
 from fastapi_example.data.paging import Filters, counted_page
 from fastapi_example.db import Connection, Database, Row
-from fastapi_example.models import ADMIN_ROLE_ID, UserQuery, utcnow
+from fastapi_example.models import ADMIN_ROLE_ID, UserQuery, username_key, utcnow
 
 # UserPublic's fields, in its order.
 COLUMNS = "username, id, role_id, activated, created_at, updated_at"
-CHANGEABLE = ("username", "hashed_password", "role_id", "activated")
+CHANGEABLE = ("username", "username_key", "hashed_password", "role_id", "activated")
 
 
 async def read_user(db: Database, user_id: int) -> Row | None:
@@ -19,13 +19,16 @@ async def read_user(db: Database, user_id: int) -> Row | None:
 
 
 async def user_by_name(db: Database, username: str) -> Row | None:
-    """The user with exactly this name, its password hash included."""
+    """The user of this name (compared by its key: any case, any compatibility form), its
+    password hash included."""
+    key = username_key(username)
     user = await db.fetch_one(
-        "SELECT id, username, hashed_password, role_id, activated FROM users WHERE username = ?",
-        username,
+        "SELECT id, username, username_key, hashed_password, role_id, activated FROM users"
+        " WHERE username_key = ?",
+        key,
     )
-    # MySQL compares with PAD SPACE: "admin " finds "admin".
-    return user if user is not None and user["username"] == username else None
+    # MySQL compares with PAD SPACE: "admin " would find "admin".
+    return user if user is not None and user.pop("username_key") == key else None
 
 
 async def list_users(db: Database, query: UserQuery) -> tuple[int, list[Row]]:
@@ -40,9 +43,10 @@ async def create_user(db: Database, username: str, role_id: int, hashed_password
     """The new user; db.UniqueViolation if the username is taken."""
     now = utcnow()
     user_id = await db.insert(
-        "INSERT INTO users (username, hashed_password, role_id, activated, created_at,"
-        " updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO users (username, username_key, hashed_password, role_id, activated,"
+        " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
         username,
+        username_key(username),
         hashed_password,
         role_id,
         True,

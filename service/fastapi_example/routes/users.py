@@ -23,6 +23,7 @@ from fastapi_example.models import (
     UserQuery,
     UsersPage,
     UserUpdate,
+    username_key,
 )
 from fastapi_example.routes import PrefixedRouter
 from fastapi_example.security import generate_password
@@ -124,6 +125,8 @@ async def update_user(
         raise HTTPException(status_code=403, detail="You cannot change your own role")
     if yourself and changes.get("activated", user["activated"]) != user["activated"]:
         raise HTTPException(status_code=403, detail="You cannot change your own activation")
+    if "username" in changes:
+        changes["username_key"] = username_key(changes["username"])
     if "role_id" in changes:
         await _check_role(db, changes["role_id"])
     if yourself and "password" in changes:
