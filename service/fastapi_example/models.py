@@ -322,13 +322,3 @@ class LoginThrottle(SQLModel, table=True):
     bucket: str = Field(max_length=64, primary_key=True)
     failures: int
     window_started: datetime = Field(index=True)
-
-
-class LoginFailure(SQLModel, table=True):
-    """No longer written (LoginThrottle replaced it); its table is still migrated."""
-
-    __tablename__ = "login_failures"
-    __table_args__ = TABLE_ARGS
-    id: int | None = Field(default=None, primary_key=True)
-    username: str = Field(max_length=30, index=True)
-    failed_at: datetime = Field(default_factory=utcnow, index=True)

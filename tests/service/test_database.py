@@ -48,19 +48,21 @@ def test_datetimes_come_back_aware_in_utc_and_are_stored_in_utc(api_settings):
 
     async def scenario(database: Database):
         await database.insert(
-            "INSERT INTO login_failures (username, failed_at) VALUES (?, ?)", name, local
-        )
-        found = await database.fetch_one(
-            "SELECT failed_at FROM login_failures WHERE username = ? AND failed_at = ?",
+            "INSERT INTO login_throttle (bucket, failures, window_started) VALUES (?, 0, ?)",
             name,
             local,
         )
-        await database.execute("DELETE FROM login_failures WHERE username = ?", name)
+        found = await database.fetch_one(
+            "SELECT window_started FROM login_throttle WHERE bucket = ? AND window_started = ?",
+            name,
+            local,
+        )
+        await database.execute("DELETE FROM login_throttle WHERE bucket = ?", name)
         return found
 
     row = run(api_settings, scenario)
-    assert row["failed_at"] == local
-    assert row["failed_at"].tzinfo == UTC and row["failed_at"].hour == 1
+    assert row["window_started"] == local
+    assert row["window_started"].tzinfo == UTC and row["window_started"].hour == 1
 
 
 def test_a_refused_write_is_a_unique_violation_and_the_connection_stays(api_settings):
@@ -86,16 +88,16 @@ def test_an_update_counts_the_rows_it_matched(api_settings, new_account):
 
 def test_a_delete_answers_no_rows_and_its_row_count(api_settings):
     # A DELETE has no result set: asyncmy's cursor describes it as None (a login deletes
-    # the user's failures, and a rows helper that read the description failed it with 500).
-    name = unique("delete-")[:30]
+    # a throttle counter, and a rows helper that read the description failed it with 500).
+    names = (unique("delete-"), unique("delete-"))
 
     async def scenario(database: Database):
         async with database.transaction() as tx:
-            sql = "INSERT INTO login_failures (username, failed_at) VALUES (?, ?)"
-            await tx.insert(sql, name, datetime.now(UTC))
-            await tx.insert(sql, name, datetime.now(UTC))
-            deleted = await tx.run("DELETE FROM login_failures WHERE username = ?", name)
-        again = await database.execute("DELETE FROM login_failures WHERE username = ?", name)
+            sql = "INSERT INTO login_throttle (bucket, failures, window_started) VALUES (?, 1, ?)"
+            for name in names:
+                await tx.insert(sql, name, datetime.now(UTC))
+            deleted = await tx.run("DELETE FROM login_throttle WHERE bucket IN (?, ?)", *names)
+        again = await database.execute("DELETE FROM login_throttle WHERE bucket IN (?, ?)", *names)
         return deleted, again
 
     deleted, again = run(api_settings, scenario)

@@ -22,7 +22,6 @@ from tests.support.tools import REPO
 TABLES = {
     "alembic_version",
     "items",
-    "login_failures",
     "login_throttle",
     "roles",
     "row_counts",
