@@ -2,6 +2,7 @@
 
 import logging
 import math
+import re
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
@@ -111,6 +112,19 @@ async def _on_validation_error(request: Request, exc: RequestValidationError) ->
     return validation_failed(exc.errors())
 
 
+def allowed_methods(request: Request) -> str | None:
+    """The methods the API documents for this path, for a 405's Allow. Starlette's router
+    names only the first route of the path it tried, and the static files' mount at / (which
+    matches any path) its own GET and HEAD."""
+    for template, operations in request.app.openapi()["paths"].items():
+        if re.fullmatch(re.sub(r"\{[^/}]+\}", "[^/]+", template), request.url.path):
+            methods = {method.upper() for method in operations}
+            if "GET" in methods:
+                methods.add("HEAD")
+            return ", ".join(sorted(methods))
+    return None
+
+
 async def _on_http_error(request: Request, exc: StarletteHTTPException) -> Response:
     # FastAPI answers a body it could not parse (not UTF-8, a number too long to convert)
     # with an undocumented 400: it is bad input, a 422.
@@ -122,6 +136,9 @@ async def _on_http_error(request: Request, exc: StarletteHTTPException) -> Respo
             "input": {},
         }
         return await _on_validation_error(request, RequestValidationError([error]))
+    if exc.status_code == 405 and (allowed := allowed_methods(request)):
+        headers = {**(exc.headers or {}), "Allow": allowed}
+        exc = StarletteHTTPException(405, exc.detail, headers=headers)
     return await http_exception_handler(request, exc)
 
 

@@ -72,6 +72,17 @@ def test_logo_is_served(client):
     assert response.content.startswith(b"\x89PNG")
 
 
+def test_a_method_a_path_does_not_take_is_405_with_its_methods(client, admin_headers):
+    for template, operations in client.app.openapi()["paths"].items():
+        path = template.format(item_id=1, user_id=1, role_id=1)
+        response = client.options(path, headers=admin_headers)
+        assert response.status_code == 405, path
+        documented = {method.upper() for method in operations}
+        allowed = set(response.headers["allow"].split(", "))
+        # Starlette answers HEAD wherever GET is: it needs no document of its own.
+        assert allowed - {"HEAD"} == documented, (path, allowed)
+
+
 def test_probes(client):
     assert client.get("/healthz").json() == {"status": "ok"}
     assert client.get("/readyz").json() == {"status": "ready"}
