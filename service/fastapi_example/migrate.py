@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 
 from fastapi_example.counts import recount
 from fastapi_example.models import ADMIN_ROLE_ID, USER_ROLE_ID, Role, User, Version
+from fastapi_example.names import username_key
 from fastapi_example.security import hash_password
 from fastapi_example.settings import PACKAGE_DIR, Settings
 
@@ -130,7 +131,9 @@ def seed(session: Session, settings: Settings) -> None:
             session.add(row)
     session.add_all(Version(version=v, supported=s) for v, s in wanted.items())
     session.flush()
-    if session.exec(select(User).where(User.username == settings.admin_username)).first() is None:
+    # By the name as compared: an admin seeded as "admin" is the "Admin" ADMIN_USERNAME names.
+    admin_key = username_key(settings.admin_username)
+    if session.exec(select(User).where(User.username_key == admin_key)).first() is None:
         hashed = hash_password(settings.admin_password, settings.password_pepper)
         admin = User(
             username=settings.admin_username, role_id=ADMIN_ROLE_ID, hashed_password=hashed

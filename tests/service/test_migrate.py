@@ -86,6 +86,13 @@ def test_migrate_twice_seeds_once_and_keeps_the_admin_password(database):
     assert len(rows(url, "SELECT version_num FROM alembic_version")) == 1
 
 
+def test_an_admin_name_differing_only_in_case_is_the_same_admin(database):
+    env, url = database
+    migrate_ok(env)
+    migrate_ok({**env, "ADMIN_USERNAME": env["ADMIN_USERNAME"].upper()})
+    assert rows(url, "SELECT username, role_id FROM users") == [(env["ADMIN_USERNAME"], 1)]
+
+
 def test_the_versions_table_mirrors_the_versions_file(database, tmp_path):
     env, url = database
     migrate_ok(env)
