@@ -144,7 +144,11 @@ async def _on_http_error(request: Request, exc: StarletteHTTPException) -> Respo
 
 async def _on_unhandled(_request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled error", exc_info=exc)
-    return JSONResponse({"detail": "Internal server error"}, status_code=500)
+    # Starlette hands the error on to the server after this answer, and uvicorn then closes
+    # the connection: a client must not send its next request on it.
+    return JSONResponse(
+        {"detail": "Internal server error"}, status_code=500, headers={"Connection": "close"}
+    )
 
 
 def add_error_handlers(app: FastAPI) -> None:

@@ -99,6 +99,8 @@ def test_defect_04_unhandled_errors_are_json_500(api_settings):
         response = broken.get("/explode")
     assert response.status_code == 500
     assert response.json() == {"detail": "Internal server error"}
+    # The server closes the connection after an unhandled error: clients must not reuse it.
+    assert response.headers["connection"] == "close"
 
 
 def test_defect_07_patch_item_with_its_own_name(client, admin_headers):
