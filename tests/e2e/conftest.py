@@ -59,14 +59,16 @@ def cluster() -> Cluster:
 
 
 @pytest.fixture(scope="session")
-def namespaces(cluster: Cluster):
-    """Makes namespaces for the session; deletes them all at its end."""
+def session_namespaces(cluster: Cluster):
+    """Makes namespaces that live as long as the session (the main release's); at its end
+    every namespace the suite made is deleted and waited for."""
     made: list[str] = []
 
     def make(prefix: str = "e2e") -> str:
         made.append(cluster.create_namespace(prefix))
         return made[-1]
 
+    make.made = made
     yield make
     if not KEEP:
         for name in made:
@@ -77,15 +79,32 @@ def namespaces(cluster: Cluster):
             cluster.wait_namespace_gone(name)
 
 
+@pytest.fixture(scope="module")
+def namespaces(cluster: Cluster, session_namespaces):
+    """Makes namespaces for one scenario module, deleted when it ends: one node's CPU cannot
+    hold every scenario's release at once."""
+    mine: list[str] = []
+
+    def make(prefix: str = "e2e") -> str:
+        mine.append(session_namespaces(prefix))
+        return mine[-1]
+
+    yield make
+    if not KEEP:
+        for name in mine:
+            if name in cluster.namespaces():
+                cluster.delete_namespace(name)
+
+
 @pytest.fixture(scope="session")
-def release(cluster: Cluster, namespaces) -> Release:
+def release(cluster: Cluster, session_namespaces) -> Release:
     """The main release: the chart's defaults plus the image overrides, `helm install --wait`.
     It keeps the chart's Ingress host, so no other release may serve that host meanwhile."""
     values = yaml.safe_load((REPO / "charts" / "fastapi-example" / "values.yaml").read_text())
     host = values["ingress"]["hosts"][0]["host"]
     if other := cluster.ingress_hosts().get(host):
         pytest.fail(f"namespace {other} serves {host} already (a kept e2e run?): delete it first")
-    return cluster.install(namespaces(), own_host=False)
+    return cluster.install(session_namespaces(), own_host=False)
 
 
 @pytest.fixture(scope="session")
