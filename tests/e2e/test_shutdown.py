@@ -38,14 +38,14 @@ def exit_codes(release: Release, pod: str, found: dict, stop: threading.Event) -
 
 
 def burst(base: str, logins: list[dict], results: list, ready: threading.Barrier):
-    """The logins at once, each on a connection opened before the burst, each from an address
-    of its own (X-Forwarded-For: the API trusts its loopback peer, here kubectl's forward);
-    each result is (status or error, when it ended)."""
+    """The logins at once, each from an address of its own (X-Forwarded-For: the API trusts
+    its loopback peer, here kubectl's forward); each result is (status or error, when it
+    ended). Each connects when the burst starts: one opened earlier could sit idle past the
+    server's keep-alive timeout while the others connect, and be closed under its request."""
 
     def login(i: int, body: dict):
         forwarded = {"X-Forwarded-For": f"10.77.{i // 250}.{i % 250 + 1}"}
         with httpx.Client(base_url=base, timeout=120, headers=forwarded) as client:
-            client.get("/healthz")
             ready.wait()
             try:
                 outcome = client.post("/auth/token", json=body).status_code
@@ -100,7 +100,7 @@ def test_a_deleted_pod_completes_its_requests_and_exits_cleanly(release: Release
         threads = burst(base, logins(users, count), results, ready)
         ready.wait()
         # Sent before the deletion, read by the pod during its preStop sleep at the latest.
-        time.sleep(1)
+        time.sleep(2)
         found: dict = {}
         stop = threading.Event()
         watcher = threading.Thread(target=exit_codes, args=(release, victim, found, stop))
