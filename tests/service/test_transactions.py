@@ -48,6 +48,9 @@ def test_what_raises_is_rolled_back_and_what_ends_is_committed(api_settings, new
             kept_id = await tx.insert(INSERT, kept, None, owner.id, now, now)
         found = [await database.fetch_all(NAMED, name) for name in (dropped, kept)]
         assert found[1][0]["id"] == kept_id
+        # Written past the API, the row would leave the kept item count one short for the
+        # tests that run after this one on the same database.
+        await database.execute("DELETE FROM items WHERE id = ?", kept_id)
         return found
 
     found_dropped, found_kept = run(api_settings, scenario)
