@@ -136,6 +136,12 @@ async def _on_http_error(request: Request, exc: StarletteHTTPException) -> Respo
             "input": {},
         }
         return await _on_validation_error(request, RequestValidationError([error]))
+    # A GET or HEAD on a path the API documents for other methods only (POST /auth/token)
+    # falls through to the static files' mount at /, whose 404 would say there is no such
+    # resource: it is the method that is not allowed.
+    allowed = allowed_methods(request) if exc.status_code == 404 else None
+    if allowed and request.method not in allowed.split(", "):
+        exc = StarletteHTTPException(405, "Method Not Allowed", headers={"Allow": allowed})
     if exc.status_code == 405 and (allowed := allowed_methods(request)):
         headers = {**(exc.headers or {}), "Allow": allowed}
         exc = StarletteHTTPException(405, exc.detail, headers=headers)

@@ -66,9 +66,12 @@ Password = Annotated[
     str, StringConstraints(min_length=8, max_length=128), AfterValidator(_storable)
 ]
 LoginPassword = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+# The pattern says what _no_control_chars checks too, so the OpenAPI states it: no white
+# space at either end and no control character (C0, DEL) anywhere.
+NAME_PATTERN = r"^[^\s\x00-\x1f\x7f]([^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$"
 ItemName = Annotated[
     str,
-    StringConstraints(min_length=1, max_length=100, pattern=r"^\S(.*\S)?$"),
+    StringConstraints(min_length=1, max_length=100, pattern=NAME_PATTERN),
     AfterValidator(_storable),
     AfterValidator(_no_control_chars),
 ]
@@ -85,10 +88,14 @@ def _decimal(value: object) -> object:
 
 
 # In a path or a query its text must be decimal digits; in a body (a Body model, strict)
-# it must be a JSON integer: not 1.0, "1" nor true.
-Id = Annotated[int, BeforeValidator(_decimal), Ge(1), Le(MAX_ID)]
-Number = Annotated[int, BeforeValidator(_decimal)]
+# it must be a JSON integer: not 1.0, "1" nor true. The bounds come before the digits'
+# check: after a BeforeValidator pydantic still enforces them but writes them in the
+# OpenAPI as "ge" and "le", which JSON Schema does not know, so clients read no bounds at
+# all (schemathesis sent ids past MAX_ID as valid ones).
+Id = Annotated[int, Ge(1), Le(MAX_ID), BeforeValidator(_decimal)]
 MAX_PAGE = MAX_ID
+Page = Annotated[int, Ge(1), Le(MAX_PAGE), BeforeValidator(_decimal)]
+Limit = Annotated[int, Ge(1), Le(100), BeforeValidator(_decimal)]
 # A list filter's text: a case-insensitive substring.
 Filter = Annotated[Text | None, pydantic.Field(min_length=1, max_length=100)]
 
@@ -178,8 +185,8 @@ class UserCreated(UserPublic):
 class ListQuery(BaseModel):
     """A list route's query: the page, the limit and, in a subclass, the filters."""
 
-    page: Annotated[Number, Ge(1), Le(MAX_PAGE)] = 1
-    limit: Annotated[Number, Ge(1), Le(100)] = 20
+    page: Page = 1
+    limit: Limit = 20
 
 
 class UserQuery(ListQuery):
