@@ -21,7 +21,7 @@ run: venv ## migrate and seed the database (SQLite by default), then serve on 12
 	$(BIN)/fastapi-example migrate
 	$(BIN)/fastapi-example serve
 
-test: venv ## run every test tier (tests/e2e against the local podman target)
+test: venv ## every test tier; tests/e2e and tests/cluster on the current kube context (make cluster-up)
 	$(BIN)/pytest
 
 lint: venv ## ruff

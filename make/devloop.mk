@@ -1,7 +1,8 @@
 # The dev loop's tools, skaffold and Tilt, built from the Go module proxy at the versions pinned
 # in cluster/versions.env (cached beside the cluster's binaries), and their tests on the cluster
-# of `make cluster-up`. Not part of `make test`: together they take longer than CI can spare
-# (docs/kubernetes.md has the numbers).
+# of `make cluster-up`. A target of its own rather than part of `make test`: building the two
+# tools is a quarter of an hour on a cold machine, which a contributor running the tests need
+# not pay; CI runs it after `make test` (docs/kubernetes.md has the numbers).
 DEVLOOP_CACHE ?= $(or $(CLUSTER_CACHE),/var/cache/fastapi-example-cluster)
 
 .PHONY: devloop-tools test-devloop
