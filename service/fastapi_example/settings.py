@@ -75,7 +75,8 @@ class Settings(BaseSettings):
 
     versions_file: Path = PACKAGE_DIR / "seed" / "versions.json"
     versions_cache_seconds: float = 5.0
-    # Short transactions: at 100 rows a batch the API's p99 doubled while the job ran.
+    # The cleanup job deletes in short transactions with pauses between them, so that the
+    # API's requests never queue long behind its locks (docs/performance.md: the measure).
     token_cleanup_batch_size: int = 25
     token_cleanup_pause_ratio: NonNegativeFloat = 6.0
     migrate_wait_seconds: int = 120
