@@ -59,3 +59,38 @@ def build(env: dict, data_dir: Path, users: int, items: int, sessions: int) -> d
     names = "".join(f"bench{n:04d}\n" for n in range(first_login, len(user_ids) + 1))
     (data_dir / "login_users.txt").write_text(names)
     return timings
+
+
+def copy(source: str, env: dict, command: str) -> None:
+    """The data set of database `source` in a database of its own for another checkout's API
+    (BENCH_COMPARE), whose schema may be older: migrated by that checkout's `command`, then
+    every table's rows copied in the columns both schemas have."""
+    target = env["DB_NAME"]
+    seed.fresh_database(target)
+    subprocess.run([command, "migrate"], env=env, check=True, capture_output=True)
+    with seed.connect(target) as conn, conn.cursor() as cur:
+
+        def columns(database: str, table: str) -> list[str]:
+            cur.execute(
+                "SELECT column_name FROM information_schema.columns"
+                " WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
+                (database, table),
+            )
+            return [row[0] for row in cur.fetchall()]
+
+        cur.execute(
+            "SELECT table_name FROM information_schema.tables"
+            " WHERE table_schema = %s AND table_type = 'BASE TABLE'",
+            (target,),
+        )
+        tables = [row[0] for row in cur.fetchall() if row[0] != "alembic_version"]
+        cur.execute("SET foreign_key_checks = 0")
+        for table in tables:
+            shared = set(columns(source, table))
+            names = ", ".join(f"`{c}`" for c in columns(target, table) if c in shared)
+            cur.execute(f"DELETE FROM `{table}`")  # noqa: S608 - what its migration seeded
+            if names:
+                cur.execute(
+                    f"INSERT INTO `{table}` ({names}) SELECT {names} FROM `{source}`.`{table}`"  # noqa: S608 - names from information_schema
+                )
+        cur.execute("SET foreign_key_checks = 1")

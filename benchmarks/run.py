@@ -263,6 +263,9 @@ def main() -> None:
     out_dir = HERE / "results"
     work = Path(tempfile.mkdtemp(prefix="fe-bench-"))
     env = api_env(DB)
+    # The other checkout's API reads a copy of the data set, in the schema its own
+    # migrations make: the two may differ.
+    old_env = api_env(DB + "_old")
     old_pool = sql_value("SELECT @@innodb_buffer_pool_size")
     if BUFFER_POOL_MB:
         with seed.connect() as conn, conn.cursor() as cur:
@@ -286,13 +289,16 @@ def main() -> None:
     try:
         print(f"seeding {USERS} users, {ITEMS} items, {SESSIONS} sessions into {DB} …", flush=True)
         results["dataset"] = dataset.build(env, work / "data", USERS, ITEMS, SESSIONS)
+        if COMPARE:
+            print(f"the same data into {old_env['DB_NAME']} for {COMPARE} …", flush=True)
+            dataset.copy(DB, old_env, compare.command(COMPARE))
         results["import_s"] = import_time(env)
         results["startup"] = startup(env, work / "api.log")
         if COMPARE:
             results["old"] = compare.describe(COMPARE)
-            results["old"]["import_s"] = import_time(env, compare.python(COMPARE))
+            results["old"]["import_s"] = import_time(old_env, compare.python(COMPARE))
             old_log = work / "old.log"
-            results["old"]["startup"] = startup(env, old_log, compare.command(COMPARE))
+            results["old"]["startup"] = startup(old_env, old_log, compare.command(COMPARE))
         started = time.monotonic()
         subprocess.run(["fastapi-example", "migrate"], env=env, check=True, capture_output=True)
         results["migrate_s"] = round(time.monotonic() - started, 2)
@@ -302,7 +308,9 @@ def main() -> None:
         servers += [api, base, floor]
         old = None
         if COMPARE:
-            old = procs.api(env, OLD_PORT, work / "old.log", compare.command(COMPARE), "old API")
+            old = procs.api(
+                old_env, OLD_PORT, work / "old.log", compare.command(COMPARE), "old API"
+            )
             servers.append(old)
         ceiling_env = procs.wrk_env(env, work / "data", ITEMS, 2, "ceiling")
         # One request per route and server before any measurement: a route that fails
@@ -358,9 +366,10 @@ def main() -> None:
         if not os.environ.get("BENCH_KEEP_DB"):
             seed.drop_database(DB)
             seed.drop_database(DB + "_scale")
+            seed.drop_database(DB + "_old")
             shutil.rmtree(work, ignore_errors=True)  # the servers' logs and wrk's data files
         else:
-            print(f"kept: databases {DB}, {DB}_scale; logs and data in {work}")
+            print(f"kept: databases {DB}, {DB}_scale, {DB}_old; logs and data in {work}")
     results["machine"]["load_average_at_end"] = os.getloadavg()
     results["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     results["targets"] = evaluate(results)

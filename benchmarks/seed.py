@@ -37,13 +37,26 @@ def _digest(token: str) -> str:
 
 
 def seed_users(conn, count: int, hashed_password: str) -> list[int]:
-    """`count` users named bench0001…, all with PASSWORD; returns their ids."""
+    """`count` users named bench0001…, all with PASSWORD; returns their ids.
+
+    Names are looked up by their key (names.username_key: NFKC, lower case), which for these
+    is the name itself; a schema from before the key (BENCH_COMPARE's older API) has none."""
     with conn.cursor() as cur:
-        cur.executemany(
-            "INSERT INTO users (username, hashed_password, role_id, activated, created_at,"
-            " updated_at) VALUES (%s, %s, %s, %s, %s, %s)",
-            [(f"bench{n:04d}", hashed_password, 2, 1, NOW, NOW) for n in range(1, count + 1)],
-        )
+        cur.execute("SHOW COLUMNS FROM users LIKE 'username_key'")
+        keyed = cur.fetchone() is not None
+        names = [f"bench{n:04d}" for n in range(1, count + 1)]
+        if keyed:
+            cur.executemany(
+                "INSERT INTO users (username, username_key, hashed_password, role_id, activated,"
+                " created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                [(name, name, hashed_password, 2, 1, NOW, NOW) for name in names],
+            )
+        else:
+            cur.executemany(
+                "INSERT INTO users (username, hashed_password, role_id, activated, created_at,"
+                " updated_at) VALUES (%s, %s, %s, %s, %s, %s)",
+                [(name, hashed_password, 2, 1, NOW, NOW) for name in names],
+            )
         cur.execute("SELECT id FROM users WHERE username LIKE 'bench%%' ORDER BY id")
         return [row[0] for row in cur.fetchall()]
 
