@@ -4,15 +4,16 @@ Requests run their SQL through `Database`: one statement at a time on a pooled c
 in autocommit mode (`fetch_one`, `fetch_all`, `execute`, `insert`), or several in one READ
 COMMITTED transaction (`async with db.transaction() as tx`). Autocommit reads cost one round
 trip each: no transaction to end. At most DB_POOL_SIZE connections; a request that finds
-none free waits for one, at most POOL_TIMEOUT_SECONDS (then 503). The SQL is plain text run
-by the driver itself, asyncmy for MySQL and aiosqlite for SQLite; dialects.py holds what
-differs between the two, their pools included. Why not SQLAlchemy's execution:
-docs/decisions/0001-plain-sql-on-the-driver.md.
+none free waits for one, in arrival order, at most POOL_TIMEOUT_SECONDS (then 503). The SQL
+is plain text run by the driver itself, asyncmy for MySQL and aiosqlite for SQLite;
+dialects.py holds what differs between the two, their pools included. Why not
+SQLAlchemy's execution: docs/decisions/0001-plain-sql-on-the-driver.md.
 
 `make_engine` (pymysql or sqlite3, SQLModel's ORM) serves `migrate`, the token-cleanup job
 and the tests.
 """
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, TypeVar
@@ -122,7 +123,8 @@ class Database:
 
     def __init__(self, settings: Settings) -> None:
         url = make_url(settings.sqlalchemy_url)
-        size = settings.db_pool_size
+        size = self.size = settings.db_pool_size
+        self.turns: asyncio.Semaphore | None = None
         if url.get_backend_name() == "sqlite":
             self.dialect: MySQL | SQLite = SQLite(url, size, POOL_TIMEOUT_SECONDS)
         else:
@@ -138,18 +140,41 @@ class Database:
     async def start(self) -> None:
         """On the server's event loop, before the first request (the app's lifespan)."""
         await self.dialect.open()
+        # Both drivers' pools hand a connection that comes back to whichever request asks
+        # next, ahead of those already waiting: under load, some waited many turns. Requests
+        # take turns in arrival order here instead (asyncio's semaphore is first come, first
+        # served), as many at once as the pool has connections.
+        self.turns = asyncio.Semaphore(self.size)
 
     async def dispose(self) -> None:
         await self.dialect.close()
 
     async def _acquire(self):
+        turns = self.turns
+        if turns is None:
+            raise RuntimeError("the database pool is not open: await Database.start() first")
+        held = False
         try:
+            if turns.locked():
+                async with asyncio.timeout(POOL_TIMEOUT_SECONDS):
+                    await turns.acquire()
+            else:
+                await turns.acquire()  # at once
+            held = True
             return await self.dialect.acquire()
-        except Exception as error:  # the driver's own, when it could not connect
-            translated = self.dialect.translate(error)
+        except BaseException as error:
+            if held:
+                turns.release()
+            if isinstance(error, TimeoutError):
+                raise DatabaseUnavailable("no database connection in time") from None
+            translated = self.dialect.translate(error)  # the driver's, if it could not connect
             if translated is None:
                 raise
             raise translated from error
+
+    def _release(self, connection: "Connection") -> None:
+        self.dialect.release(connection.driver, connection.broken)
+        self.turns.release()
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Connection]:
@@ -158,7 +183,7 @@ class Database:
         try:
             yield connection
         finally:
-            self.dialect.release(connection.driver, connection.broken)
+            self._release(connection)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
@@ -198,7 +223,7 @@ class Database:
         try:
             return await connection.run(sql, *params)
         finally:
-            self.dialect.release(connection.driver, connection.broken)
+            self._release(connection)
 
     async def ping(self) -> None:
         """One round trip: the readiness probe."""

@@ -120,6 +120,29 @@ def test_more_requests_than_connections_wait_their_turn(api_settings):
     assert time.monotonic() - started >= 0.15  # three rounds of two
 
 
+def test_a_waiting_request_gets_the_next_connection_before_a_newcomer(api_settings):
+    """Turns go in arrival order: a request that asks while another already waits for the
+    only connection comes after it, although the connection is free when it asks."""
+
+    async def scenario(database: Database) -> list[str]:
+        order: list[str] = []
+
+        async def take(name: str) -> None:
+            async with database.connection() as connection:
+                order.append(name)
+                await connection.fetch_one("SELECT 1 AS one")
+
+        async with database.connection():
+            waiting = asyncio.create_task(take("waiting"))
+            await asyncio.sleep(0.1)  # it asked, and waits
+        # Released: the connection is back in the pool as the newcomer asks.
+        await take("newcomer")
+        await waiting
+        return order
+
+    assert run(api_settings, scenario, db_pool_size=1) == ["waiting", "newcomer"]
+
+
 def test_an_exhausted_pool_is_a_json_503_with_retry_after(api_settings, monkeypatch):
     monkeypatch.setattr(db_module, "POOL_TIMEOUT_SECONDS", 0.2)
     app = create_app(api_settings.model_copy(update={"db_pool_size": 1}))
