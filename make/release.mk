@@ -16,8 +16,10 @@ RELEASE_IMAGE = $(REGISTRY)/$(RELEASE_REPOSITORY):$(VERSION)
 CHART_REGISTRY ?= $(REGISTRY)/charts
 # "" = one image for this machine's platform; a list = a multi-arch image through buildx.
 PLATFORMS ?=
-# The repository's address, labelled on the image (ghcr.io links the package to it).
+# The repository's address, labelled on the image (ghcr.io links the package to it) and
+# written into the packaged chart where the sources name OWNER/fastapi-example.
 SOURCE_URL ?=
+RAW_URL = $(patsubst https://github.com/%,https://raw.githubusercontent.com/%,$(SOURCE_URL))
 RELEASE_DIR := build/release
 HELM_PUSH_FLAGS ?= $(if $(filter localhost:% 127.0.0.1:%,$(REGISTRY)),--plain-http)
 
@@ -56,6 +58,13 @@ release-chart: release-check ## package the chart as $(VERSION), its image.regis
 	# -L: files/ holds symbolic links to the dashboards and rules, relative to the repository.
 	cp -RL charts/fastapi-example $(RELEASE_DIR)/chart/
 	sed -i 's#^  registry: .*#  registry: $(REGISTRY)#' $(RELEASE_DIR)/chart/fastapi-example/values.yaml
+ifneq ($(SOURCE_URL),)
+	# Chart.yaml's sources and icon and the alerts' runbook_url point at the repository.
+	grep -rlZ OWNER/fastapi-example $(RELEASE_DIR)/chart | xargs -0 sed -i \
+	  -e 's#https://github.com/OWNER/fastapi-example#$(SOURCE_URL)#g' \
+	  -e 's#https://raw.githubusercontent.com/OWNER/fastapi-example#$(RAW_URL)#g'
+	! grep -rn OWNER/ $(RELEASE_DIR)/chart
+endif
 	$(HELM) package $(RELEASE_DIR)/chart/fastapi-example --version $(VERSION) --app-version $(VERSION) \
 	  --destination $(RELEASE_DIR)
 	# The packaged chart's default image must be the one release-image pushed.

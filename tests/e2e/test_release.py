@@ -6,6 +6,7 @@ Only the MySQL image is set (this cluster cannot pull mysql:8.4: its MariaDB sta
 Ingress gets a host name of its own, beside the suite's other releases."""
 
 import subprocess
+import tarfile
 import tempfile
 import uuid
 
@@ -20,6 +21,8 @@ from tests.support.tools import REPO, require_tool
 # A version no earlier run pushed: the kubelet never pulls a tag it already has.
 VERSION = f"0.0.0-e2e.{uuid.uuid4().hex[:8]}"
 HOST = "release-e2e.localhost"
+# What the workflow passes: the repository's address, written into the packaged chart.
+SOURCE_URL = "https://github.com/example-org/fastapi-example"
 RELEASE_DIR = REPO / "build" / "release"
 
 
@@ -33,7 +36,7 @@ def registry(cluster: Cluster) -> str:
     make = require_tool("make")
     targets = ["release-image", "release-chart", "release-notes"]
     done = subprocess.run(
-        [make, *targets, f"VERSION=v{VERSION}", f"REGISTRY={registry}"],
+        [make, *targets, f"VERSION=v{VERSION}", f"REGISTRY={registry}", f"SOURCE_URL={SOURCE_URL}"],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -128,3 +131,23 @@ def test_rest_on_the_published_release(client: httpx.Client, installed: Release)
     assert client.get("/items", headers={**auth, "X-Version": "1.0"}).status_code == 200
     unsupported = client.get("/items", headers={**auth, "X-Version": "0.1"})
     assert unsupported.status_code == 426, unsupported.text
+
+
+def test_the_packaged_chart_names_the_repository(registry: str):
+    """Chart.yaml's sources and icon and every alert's runbook_url point at SOURCE_URL: no
+    OWNER placeholder is left in what users install."""
+    package = RELEASE_DIR / f"fastapi-example-{VERSION}.tgz"
+    with tarfile.open(package) as archive:
+        files = {
+            m.name: archive.extractfile(m).read().decode()
+            for m in archive.getmembers()
+            if m.isfile()
+        }
+    assert not [name for name, text in files.items() if "OWNER/" in text]
+    chart = yaml.safe_load(files["fastapi-example/Chart.yaml"])
+    assert chart["sources"] == [SOURCE_URL]
+    raw = "https://raw.githubusercontent.com/example-org/fastapi-example/"
+    assert chart["icon"].startswith(raw)
+    rules = yaml.safe_load(files["fastapi-example/files/alerts.rules.yaml"])
+    urls = [r["annotations"]["runbook_url"] for g in rules["groups"] for r in g["rules"]]
+    assert urls and all(u.startswith(f"{SOURCE_URL}/blob/main/docs/runbooks.md#") for u in urls)
