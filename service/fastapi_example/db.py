@@ -172,9 +172,11 @@ class Database:
                 raise
             raise translated from error
 
-    def _release(self, connection: "Connection") -> None:
-        self.dialect.release(connection.driver, connection.broken)
-        self.turns.release()
+    def _release(self, connection: Connection) -> None:
+        try:
+            self.dialect.release(connection.driver, connection.broken)
+        finally:
+            self.turns.release()  # the next request's turn, whatever became of this one
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Connection]:
