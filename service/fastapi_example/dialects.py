@@ -14,7 +14,6 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 import asyncmy
-import asyncmy.converters
 import asyncmy.errors
 from asyncmy.constants import CLIENT, FIELD_TYPE
 from sqlalchemy import URL, event
@@ -49,20 +48,21 @@ MYSQL_UNAVAILABLE = frozenset({2003, 2006, 2013, 1040, 1205})
 MYSQL_DEADLOCK = 1213
 
 
-def _mysql_utc(text: str) -> datetime:
-    return datetime.fromisoformat(text + "+00:00")
-
-
-# asyncmy's conversions, but DATETIME and TIMESTAMP columns read as aware UTC datetimes.
-MYSQL_CONVERSIONS = {
-    **asyncmy.converters.conversions,
-    FIELD_TYPE.DATETIME: _mysql_utc,
-    FIELD_TYPE.TIMESTAMP: _mysql_utc,
-}
+# Column types read back as datetimes; both databases store them in UTC without an offset.
+MYSQL_DATETIME_TYPES = frozenset({FIELD_TYPE.DATETIME, FIELD_TYPE.TIMESTAMP})
+# Statements each connection keeps prepared on the server: more than the API has.
+MYSQL_PREPARED_STATEMENTS = 64
 
 
 class MySQL:
-    """asyncmy's own pool of autocommit connections; transactions at READ COMMITTED."""
+    """asyncmy's own pool of autocommit connections; transactions at READ COMMITTED.
+
+    Statements with parameters run as server-side prepared statements, which asyncmy
+    prepares on a connection's first use of the SQL text and keeps (its documented
+    `stmt_cache_size`): values travel and rows come back in the binary protocol, with no
+    escaping and no parsing of text. Statements without parameters (BEGIN, COMMIT) go as
+    text.
+    """
 
     name = "mysql"
     begin = "BEGIN"
@@ -90,7 +90,7 @@ class MySQL:
             init_command="SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
             connect_timeout=connect_timeout,
             client_flag=CLIENT.FOUND_ROWS,  # an UPDATE's row count: matched, changed or not
-            conv=MYSQL_CONVERSIONS,
+            stmt_cache_size=MYSQL_PREPARED_STATEMENTS,
         )
         self._size, self._timeout, self._recycle = size, timeout, recycle
         self._statement_timeout = statement_timeout
@@ -138,13 +138,19 @@ class MySQL:
         # A server that stops answering without closing the connection (a frozen host, a
         # network black hole) would hold the request forever: the statement is abandoned
         # instead (the driver closes the connection when cancelled mid-read).
+        values = [_naive_utc(value) for value in params] if params else None
         async with asyncio.timeout(self._statement_timeout), connection.cursor() as cursor:
-            await cursor.execute(self.statement(sql), [_naive_utc(value) for value in params])
+            await cursor.execute(self.statement(sql), values)
             description = cursor.description
             if description is None:  # not a SELECT
                 return Result([], cursor.rowcount, cursor.lastrowid)
             names = [column[0] for column in description]
+            in_utc = [column[0] for column in description if column[1] in MYSQL_DATETIME_TYPES]
             rows = [dict(zip(names, row, strict=False)) for row in await cursor.fetchall()]
+            for row in rows:
+                for name in in_utc:
+                    if row[name] is not None:
+                        row[name] = row[name].replace(tzinfo=UTC)
             return Result(rows, cursor.rowcount, cursor.lastrowid)
 
     def translate(self, error: BaseException) -> Exception | None:
