@@ -57,12 +57,38 @@ def test_datetimes_come_back_aware_in_utc_and_are_stored_in_utc(api_settings):
             name,
             local,
         )
+        # Without parameters (sent as text on MySQL, where the others are prepared).
+        as_text = await database.fetch_one(
+            "SELECT window_started, CAST(NULL AS DATETIME) AS never FROM login_throttle"
+            " WHERE window_started = '2030-01-02 01:04:05.678901'"  # local's instant in UTC
+        )
         await database.execute("DELETE FROM login_throttle WHERE bucket = ?", name)
-        return found
+        return found, as_text
 
-    row = run(api_settings, scenario)
-    assert row["window_started"] == local
-    assert row["window_started"].tzinfo == UTC and row["window_started"].hour == 1
+    found, as_text = run(api_settings, scenario)
+    for row in (found, as_text):
+        assert row["window_started"] == local
+        assert row["window_started"].tzinfo == UTC and row["window_started"].hour == 1
+    assert as_text["never"] is None
+
+
+@MARIADB
+def test_statements_with_parameters_are_prepared_once_per_connection(api_settings):
+    async def scenario(database: Database):
+        async with database.connection() as connection:
+
+            async def counts():
+                rows = await connection.fetch_all("SHOW SESSION STATUS LIKE 'Com_stmt_%'")
+                return {row["Variable_name"]: int(row["Value"]) for row in rows}
+
+            before = await counts()
+            for item_id in range(3):
+                await connection.fetch_one("SELECT id FROM items WHERE id = ?", item_id)
+            after = await counts()
+        return {name: after[name] - before[name] for name in after}
+
+    done = run(api_settings, scenario)
+    assert done["Com_stmt_prepare"] == 1 and done["Com_stmt_execute"] == 3
 
 
 def test_a_refused_write_is_a_unique_violation_and_the_connection_stays(api_settings):
