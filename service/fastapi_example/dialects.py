@@ -149,8 +149,10 @@ class MySQL:
             rows = [dict(zip(names, row, strict=False)) for row in await cursor.fetchall()]
             for row in rows:
                 for name in in_utc:
-                    if row[name] is not None:
-                        row[name] = row[name].replace(tzinfo=UTC)
+                    value = row[name]
+                    if value is not None:
+                        # The same instant as replace(tzinfo=UTC), built several times faster.
+                        row[name] = datetime.combine(value.date(), value.time(), UTC)
             return Result(rows, cursor.rowcount, cursor.lastrowid)
 
     def translate(self, error: BaseException) -> Exception | None:
