@@ -138,9 +138,11 @@ class MySQL:
         # A server that stops answering without closing the connection (a frozen host, a
         # network black hole) would hold the request forever: the statement is abandoned
         # instead (the driver closes the connection when cancelled mid-read).
-        values = [_naive_utc(value) for value in params] if params else None
         async with asyncio.timeout(self._statement_timeout), connection.cursor() as cursor:
-            await cursor.execute(self.statement(sql), values)
+            if params:
+                await cursor.execute(self.statement(sql), [_naive_utc(v) for v in params])
+            else:  # nothing to bind: the text as written
+                await cursor.execute(sql)
             description = cursor.description
             if description is None:  # not a SELECT
                 return Result([], cursor.rowcount, cursor.lastrowid)

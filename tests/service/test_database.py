@@ -72,6 +72,15 @@ def test_datetimes_come_back_aware_in_utc_and_are_stored_in_utc(api_settings):
     assert as_text["never"] is None
 
 
+def test_a_percent_sign_reaches_the_database_as_written(api_settings):
+    async def scenario(database: Database):
+        alone = await database.fetch_one("SELECT '5%' AS text")
+        bound = await database.fetch_one("SELECT '5%' AS text, ? AS n", 1)
+        return alone["text"], bound["text"]
+
+    assert run(api_settings, scenario) == ("5%", "5%")
+
+
 @MARIADB
 def test_statements_with_parameters_are_prepared_once_per_connection(api_settings):
     async def scenario(database: Database):
