@@ -20,7 +20,9 @@ SEED = int(os.environ.get("SERVICE_TESTS_SEED") or random.SystemRandom().randran
 HERE = Path(__file__).resolve().parent
 
 
-def pytest_report_header() -> str:
+def pytest_report_collectionfinish() -> str:
+    # After collection, not in the header: pytest reads the header only from the
+    # conftest files of the root folder, and `pytest` from there loads this one later.
     return f"tests/service in random order: SERVICE_TESTS_SEED={SEED} repeats it"
 
 
