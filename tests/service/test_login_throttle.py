@@ -11,9 +11,10 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session
 
+from fastapi_example.data import login_throttle
 from fastapi_example.db import make_engine
 from fastapi_example.jobs.token_cleanup import delete_expired_sessions
-from fastapi_example.models import utcnow
+from fastapi_example.models import username_key, utcnow
 from fastapi_example.settings import Settings
 from tests.support import mariadb
 from tests.support.api_process import ADMIN, all_at_once, bearer, login, served
@@ -119,6 +120,34 @@ def trouble_logged(api) -> list[dict]:
     return [
         e for e in api.log_entries() if e["message"] in ("database unavailable", "unhandled error")
     ]
+
+
+def test_retry_after_never_exceeds_the_window(api):
+    """An attempt reads the clock, then waits for its counters' rows: a concurrent attempt
+    may begin a counter's window meanwhile, after that reading. The answer still says at
+    most one window."""
+    username, _ = user(api)
+    source = address()
+    assert [attempt(api, username, "wrong-pass", source) for _ in range(PAIR)] == [401] * PAIR
+    pair = login_throttle.Attempt.of(username_key(username), source).pair
+    engine = make_engine(api.settings)
+    try:
+        with Session(engine) as db:  # the window began after the next attempt's reading
+            db.exec(
+                text("UPDATE login_throttle SET window_started = :later WHERE bucket = :pair"),
+                params={"later": utcnow() + timedelta(seconds=5), "pair": pair},
+            )
+            db.commit()
+    finally:
+        engine.dispose()
+    with api.client() as client:
+        response = client.post(
+            "/auth/token",
+            json={"username": username, "password": "wrong-pass"},
+            headers={"X-Forwarded-For": source},
+        )
+    assert response.status_code == 429
+    assert response.headers["Retry-After"] == str(Settings().login_window_seconds)
 
 
 def test_forwarded_addresses_from_an_untrusted_peer_are_ignored(tmp_path):

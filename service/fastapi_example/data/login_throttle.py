@@ -10,6 +10,7 @@ as a failure until it proves otherwise: one still being checked counts as well.
 """
 
 import hashlib
+import math
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -85,7 +86,10 @@ async def _take_place(db: Database, attempt: Attempt, settings: Settings) -> int
         full = [row for row in rows if row["failures"] >= limits[row["bucket"]]]
         if full:
             ends = max(row["window_started"] for row in full) + window
-            return max(int((ends - now).total_seconds()) + 1, 1)
+            # A concurrent attempt that read the clock after this one may have begun the
+            # window while this one waited for the rows: never more than one window.
+            wait = math.ceil((ends - now).total_seconds())
+            return min(max(wait, 1), settings.login_window_seconds)
         await tx.execute(
             "UPDATE login_throttle SET failures = failures + 1 WHERE bucket IN (?, ?, ?)",
             *buckets,
