@@ -118,6 +118,38 @@ def test_concurrent_refreshes_of_one_token_all_get_the_one_new_pair(api):
         assert client.post("/auth/refresh", json=body).status_code == 200
 
 
+def test_user_changes_racing_the_users_refreshes_never_fail(api):
+    """An admin resets a user's password or disables the account while the user's tabs
+    refresh, an exchanged token among them: each change is made (no deadlock may reach the
+    admin as a 503), and each refresh gets new tokens or 401."""
+    username, password = f"tabs{uuid.uuid4().hex[:8]}", "pw-" + uuid.uuid4().hex
+    with api.client() as client:
+        admin = bearer(login(client, *ADMIN))
+        created = client.post(
+            "/users", json={"username": username, "password": password}, headers=admin
+        )
+        assert created.status_code == 201, created.text
+    user = f"/users/{created.json()['id']}"
+    for round_ in range(100):
+        with api.client() as client:
+            if round_ % 2 == 0 and round_:  # disabled in the round before
+                enabled = client.patch(user, json={"activated": True}, headers=admin)
+                assert enabled.status_code == 200, enabled.text
+            tokens = login(client, username, password)
+        # The password is reset to the same one, so that the user logs in again next round.
+        method, body = [("PATCH", {"password": password}), ("DELETE", None)][round_ % 2]
+
+        def race(n, method=method, body=body, refresh_token=tokens["refresh_token"]):
+            with api.client() as client:
+                if n == 0:
+                    return client.request(method, user, json=body, headers=admin).status_code
+                return client.post("/auth/refresh", json={"refresh_token": refresh_token})
+
+        change, *refreshes = all_at_once(4, race)
+        assert change == (200 if method == "PATCH" else 204), (round_, method, change)
+        assert {r.status_code for r in refreshes} <= {200, 401}, [r.text for r in refreshes]
+
+
 def count(database: str, query: str) -> int:
     with mariadb.connect(database) as conn, conn.cursor() as cursor:
         cursor.execute(query)

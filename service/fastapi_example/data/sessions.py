@@ -111,9 +111,13 @@ async def _rotate_session(db: Database, refresh_token: str, settings: Settings) 
     digest = token_digest(refresh_token)
     async with db.transaction() as tx:
         session = await tx.fetch_one(
-            "SELECT t.id, t.user_id, t.refresh_expires_at, u.activated"
-            " FROM tokens t JOIN users u ON u.id = t.user_id"
-            " WHERE t.refresh_token_hash = ? FOR UPDATE",
+            # Only the session's row is locked: the user's activation is read in a
+            # subquery, which a locking read leaves unlocked (MySQL, MariaDB). A change of
+            # the user locks its users row and then its tokens rows; a refresh locking them
+            # the other way round could deadlock with it.
+            "SELECT id, user_id, refresh_expires_at,"
+            " (SELECT u.activated FROM users u WHERE u.id = t.user_id) AS activated"
+            " FROM tokens t WHERE refresh_token_hash = ? FOR UPDATE",
             digest,
         )
         if session is None:
@@ -149,22 +153,30 @@ async def _exchanged_again(
     that exchange was the session's last, it gets the same new tokens again (a client's
     retry, two tabs refreshing at once); otherwise it ends its session (a thief may hold it,
     or the thief used it first)."""
+    # Its session's row is locked before its rotated rows, as a deletion of the session
+    # locks them (_rotate_session says why the user's row is not).
     reused = await tx.fetch_one(
-        "SELECT r.token_id, r.rotated_at, r.salt, t.user_id, t.refresh_token_hash,"
-        " t.refresh_expires_at, u.activated"
-        " FROM rotated_refresh_tokens r JOIN tokens t ON t.id = r.token_id"
-        " JOIN users u ON u.id = t.user_id WHERE r.refresh_token_hash = ? FOR UPDATE",
+        "SELECT token_id, rotated_at, salt FROM rotated_refresh_tokens"
+        " WHERE refresh_token_hash = ?",
         digest,
     )
     if reused is None:
         return None
+    session = await tx.fetch_one(
+        "SELECT user_id, refresh_token_hash, refresh_expires_at,"
+        " (SELECT u.activated FROM users u WHERE u.id = t.user_id) AS activated"
+        " FROM tokens t WHERE id = ? FOR UPDATE",
+        reused["token_id"],
+    )
+    if session is None:  # ended meanwhile
+        return None
     now = utcnow()
     grace = timedelta(seconds=settings.refresh_grace_seconds)
-    if reused["salt"] and reused["rotated_at"] + grace > now and reused["activated"]:
+    if reused["salt"] and reused["rotated_at"] + grace > now and session["activated"]:
         tokens = _successors(refresh_token, reused["salt"])
-        still_current = token_digest(tokens[1]) == reused["refresh_token_hash"]
-        if still_current and reused["refresh_expires_at"] > now:
-            return _issue(reused["user_id"], settings, now, tokens)[0]
+        still_current = token_digest(tokens[1]) == session["refresh_token_hash"]
+        if still_current and session["refresh_expires_at"] > now:
+            return _issue(session["user_id"], settings, now, tokens)[0]
     # Its rotated digests go with it (ON DELETE CASCADE).
     await tx.execute("DELETE FROM tokens WHERE id = ?", reused["token_id"])
     return None
