@@ -71,41 +71,56 @@ class HeadLimitedHttpTools(HttpToolsProtocol):
     line and headers).
 
     httptools keeps a header's value until the value ends, however long it is, and uvicorn
-    sets no limit of its own: a client could send one endless header. The bytes fed to the
-    parser are counted until the head is complete; past the cap the client gets 431 and the
-    connection is closed. The count is checked after each chunk is parsed, so a head may
-    exceed the cap by at most one chunk of the socket's reads before it is refused.
+    sets no limit of its own: a client could send one endless header. Each chunk read in a
+    head that the chunk does not end is counted (a chunk that ends a head holds a body or a
+    next request after it). Past the cap the client gets 431, after the answers to the
+    requests it sent before on the connection (HTTP/1.1 answers in order), and the
+    connection is closed; nothing after the refused head is read. A head may exceed the cap
+    by at most one chunk of the socket's reads before it is refused.
     """
 
     head_bytes = 0
     in_head = True
+    heads_ended = 0
+    head_refused = False
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         # A class, not a closure over the limit: uvicorn's reloader pickles what it is given.
         self.max_head_bytes = get_settings().max_header_bytes
 
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        self.in_head = True
-
     def on_headers_complete(self) -> None:
         self.in_head, self.head_bytes = False, 0
+        self.heads_ended += 1
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
-        self.in_head, self.head_bytes = True, 0
+        self.in_head = True  # the next request's head, if any, comes next
 
     def data_received(self, data: bytes) -> None:
-        counted = self.in_head
+        if self.head_refused:
+            return
+        in_head, heads_ended = self.in_head, self.heads_ended
         super().data_received(data)
-        if counted and self.in_head and not self.transport.is_closing():
+        if in_head and heads_ended == self.heads_ended and not self.transport.is_closing():
             self.head_bytes += len(data)
             if self.head_bytes > self.max_head_bytes:
+                self.head_refused = True
+                self.flow.pause_reading()
                 self.refuse_head()
 
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self.head_refused:
+            self.flow.pause_reading()  # uvicorn resumed it for a next request
+            self.refuse_head()
+
     def refuse_head(self) -> None:
+        """The 431, once the requests before the refused head are answered."""
+        answering = self.cycle is not None and not self.cycle.response_complete
+        if self.pipeline or answering or self.transport.is_closing():
+            return
         self.transport.write(
             b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
             b"content-type: application/json\r\n"

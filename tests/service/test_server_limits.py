@@ -1,16 +1,27 @@
 """The served API (uvicorn, as `fastapi-example serve` runs it) against a client that sends
 too much: an endless head, a body far over the limit. Loopback only, bounded amounts."""
 
+import json
+import re
 import signal
 import socket
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support.api_process import COMMAND, ApiProcess, api_env, run_migrate, served
+from tests.support.api_process import (
+    ADMIN,
+    COMMAND,
+    ApiProcess,
+    api_env,
+    login,
+    run_migrate,
+    served,
+)
 
 pytestmark = pytest.mark.slow
 CHUNK = b"x" * 65536
@@ -127,3 +138,60 @@ def test_the_head_limit_holds_under_the_reloader_too(tmp_path):
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(30)
+
+
+def responses(sock: socket.socket) -> list[bytes]:
+    """The status line of every answer on the connection until the server closes it (an
+    answer follows the body before it directly)."""
+    return re.findall(rb"HTTP/1\.1 \d{3} [^\r]*", answer(sock))
+
+
+def test_a_body_in_the_chunk_that_ends_the_head_is_not_counted_as_head(api):
+    """A request sent in one write, its body nearly as large as MAX_BODY_BYTES: its head
+    ended in the chunk, and the body after it is not head (it was once counted as head: the
+    request ran, then the client got 431)."""
+    with api.client() as client:
+        token = login(client, *ADMIN)["access_token"]
+    name = f"one-write-{uuid.uuid4().hex[:8]}"
+    body = json.dumps({"name": name}).encode().ljust(16300)
+    with connect(api) as sock:
+        sock.sendall(
+            b"POST /items HTTP/1.1\r\nHost: api\r\nContent-Type: application/json\r\n"
+            b"Authorization: Bearer %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
+            % (token.encode(), len(body), body)
+        )
+        assert responses(sock) == [b"HTTP/1.1 201 Created"]
+
+
+def test_pipelined_requests_under_the_head_limit_are_all_answered(api):
+    """Two requests in one write, each head under MAX_HEADER_BYTES and both together over
+    it: both are answered in order (a head was once counted with the request before it)."""
+    with connect(api) as sock:
+        sock.sendall(
+            b"GET /roles HTTP/1.1\r\nHost: api\r\nX-Pad: %s\r\n\r\n"
+            b"GET /roles HTTP/1.1\r\nHost: api\r\nX-Pad: %s\r\nConnection: close\r\n\r\n"
+            % (b"p" * 9000, b"p" * 9000)
+        )
+        assert responses(sock) == [b"HTTP/1.1 200 OK"] * 2
+    assert not errors_logged(api)
+
+
+def test_an_endless_head_after_a_pipelined_request_is_refused_after_its_answer(api):
+    """A login, then at once an endless header on the same connection: the login is answered
+    first (HTTP/1.1 answers in order), then 431, and nothing fails in the server."""
+    body = json.dumps({"username": ADMIN[0], "password": ADMIN[1]}).encode()
+    login_request = (
+        b"POST /auth/token HTTP/1.1\r\nHost: api\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+    )
+    with connect(api) as sock:
+        send_until_refused(sock, login_request + b"GET /roles HTTP/1.1\r\nX-Long: ")
+        assert responses(sock) == [
+            b"HTTP/1.1 200 OK",
+            b"HTTP/1.1 431 Request Header Fields Too Large",
+        ]
+    assert not errors_logged(api)
+
+
+def errors_logged(api) -> list[dict]:
+    return [entry for entry in api.log_entries() if entry["level"] == "ERROR"]
