@@ -38,14 +38,15 @@ ECHO_CHARACTERS = 40
 def echo(value: Any) -> Any:
     """A rejected input as a 422 may show it: scalars only, text cut short, never text JSON
     cannot carry (a lone surrogate) nor a number it cannot (NaN, Infinity, a huge integer).
-    An object or a list (a whole body, a password beside the wrong field) shows empty."""
+    An object or a list (a whole body, a password beside the wrong field) shows empty, and
+    so does a body of another content type (a form), which FastAPI validates as bytes."""
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, int):
         return value if abs(value) < 2**53 else "integer out of range"
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
-    if isinstance(value, dict):
+    if isinstance(value, dict | bytes | bytearray):
         return {}
     if isinstance(value, list | tuple | set):
         return []
@@ -115,13 +116,11 @@ async def _on_validation_error(request: Request, exc: RequestValidationError) ->
 def allowed_methods(request: Request) -> str | None:
     """The methods the API documents for this path, for a 405's Allow. Starlette's router
     names only the first route of the path it tried, and the static files' mount at / (which
-    matches any path) its own GET and HEAD."""
+    matches any path) its own GET and HEAD. FastAPI's routes answer the methods they
+    declare, so a GET route takes no HEAD."""
     for template, operations in request.app.openapi()["paths"].items():
         if re.fullmatch(re.sub(r"\{[^/}]+\}", "[^/]+", template), request.url.path):
-            methods = {method.upper() for method in operations}
-            if "GET" in methods:
-                methods.add("HEAD")
-            return ", ".join(sorted(methods))
+            return ", ".join(sorted(method.upper() for method in operations))
     return None
 
 
@@ -136,9 +135,9 @@ async def _on_http_error(request: Request, exc: StarletteHTTPException) -> Respo
             "input": {},
         }
         return await _on_validation_error(request, RequestValidationError([error]))
-    # A GET or HEAD on a path the API documents for other methods only (POST /auth/token)
-    # falls through to the static files' mount at /, whose 404 would say there is no such
-    # resource: it is the method that is not allowed.
+    # A GET or HEAD on a path the API documents for other methods only (POST /auth/token,
+    # HEAD /roles) falls through to the static files' mount at /, whose 404 would say there
+    # is no such resource: it is the method that is not allowed.
     allowed = allowed_methods(request) if exc.status_code == 404 else None
     if allowed and request.method not in allowed.split(", "):
         exc = StarletteHTTPException(405, "Method Not Allowed", headers={"Allow": allowed})
