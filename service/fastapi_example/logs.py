@@ -3,6 +3,7 @@
 import contextvars
 import logging
 import os
+import re
 import sys
 import time
 import traceback
@@ -16,6 +17,7 @@ USER_ID_KEY = "fastapi_example.user_id"  # set in the ASGI scope by the auth dep
 
 _RESERVED = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
 _MAX_REQUEST_ID = 64
+REQUEST_ID = re.compile(r"[A-Za-z0-9_.:/+=-]+")
 access_logger = logging.getLogger("fastapi_example.access")
 
 
@@ -106,11 +108,14 @@ def configure_logging(level: str, fmt: str) -> None:
 
 
 def clean_request_id(headers: list[tuple[bytes, bytes]]) -> str:
-    """The caller's X-Request-ID if short and printable ASCII, else a new random one."""
+    """The caller's X-Request-ID if short and of REQUEST_ID's alphabet, else a new random one.
+
+    Letters, digits and - _ . : / + = carry UUIDs, hex, base64 and trace ids; a space or a
+    quote could make a LOG_FORMAT=text line show fields the API did not log."""
     for name, raw in headers:
         if name == b"x-request-id":
             value = raw.decode("latin-1")[:_MAX_REQUEST_ID]
-            if value and value.isprintable() and value.isascii():
+            if REQUEST_ID.fullmatch(value):
                 return value
             break
     return os.urandom(16).hex()  # 32 hex digits, as uuid4().hex but cheaper

@@ -123,6 +123,10 @@ class QuietHandler(WSGIRequestHandler):
     def log_message(self, *args) -> None:  # scrapes are not worth a log line each
         pass
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None):
+        # The standard page and status line would quote a bad request line back.
+        super().send_error(code)
+
 
 def only_metrics_path(metrics_app):
     """prometheus_client answers every path; this listener serves /metrics and nothing else."""

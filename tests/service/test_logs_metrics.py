@@ -1,6 +1,7 @@
 """The served API's stdout (JSON lines with a request id) and its metrics listener."""
 
 import re
+import socket
 import threading
 import time
 
@@ -79,13 +80,19 @@ def test_the_request_id_is_taken_from_the_header_and_echoed(api):
     assert line["method"] == "GET"
 
 
-def test_a_request_id_is_made_when_absent_or_unprintable(api):
+def test_a_request_id_is_made_when_absent_or_outside_its_alphabet(api):
     with api.client() as client:
         made = client.get("/versions").headers["x-request-id"]
-        replaced = client.get("/versions", headers={"X-Request-ID": "bad\tid"})
+        replaced = [
+            client.get("/versions", headers={"X-Request-ID": sent}).headers["x-request-id"]
+            for sent in ("bad\tid", "x status=200 user_id=1", 'a"b', "é".encode())
+        ]
+        kept = client.get("/versions", headers={"X-Request-ID": "00-4bf9/Zm9v+Yg==:_.x"})
     assert re.fullmatch(r"[0-9a-f]{32}", made)
     assert len(access_lines(api, made)) == 1
-    assert re.fullmatch(r"[0-9a-f]{32}", replaced.headers["x-request-id"])
+    # A space or an equals sign could add fields of its own to a LOG_FORMAT=text line.
+    assert all(re.fullmatch(r"[0-9a-f]{32}", made) for made in replaced), replaced
+    assert kept.headers["x-request-id"] == "00-4bf9/Zm9v+Yg==:_.x"
 
 
 def test_the_api_port_has_no_metrics(api):
@@ -99,6 +106,19 @@ def test_the_metrics_port_serves_only_metrics(api):
     assert httpx.get(f"{api.metrics_url}/metrics", timeout=5).status_code == 200
     for path in ("/", "/items", "/metrics/x", "/docs"):
         assert httpx.get(f"{api.metrics_url}{path}", timeout=5).status_code == 404, path
+
+
+def test_the_metrics_port_echoes_nothing_of_a_bad_request(api):
+    """The standard library's error page quotes the request line, in its status line too."""
+    host, port = api.metrics_url.removeprefix("http://").split(":")
+    for request in (b"GET /metrics ZQXJ-" + b"A" * 20000, b"ZQXJ-\x01 / HTTP/1.1"):
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(request + b"\r\n\r\n")
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        assert re.search(rb"\b4\d\d\b", answer), answer[:200]
+        assert b"ZQXJ" not in answer and len(answer) < 2000, answer[:200]
 
 
 def test_login_counters_move_by_outcome(api):
