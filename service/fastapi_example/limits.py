@@ -1,5 +1,7 @@
-"""Size limits on what a client sends: its request's head (the server) and body (the app)."""
+"""Limits on what a client sends: its request's head (the server: size and time) and body
+(the app: size)."""
 
+import asyncio
 import json
 
 from fastapi import HTTPException
@@ -8,7 +10,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from fastapi_example.settings import get_settings
 
 TOO_LARGE = "Request body too large"
-HEAD_TOO_LARGE = json.dumps({"detail": "Request header fields too large"}).encode()
+HEAD_REFUSED = {408: "Request header not received in time", 431: "Request header fields too large"}
 
 
 class BodyTooLarge(HTTPException):
@@ -67,31 +69,49 @@ class BodyLimit:
 
 
 class HeadLimitedHttpTools(HttpToolsProtocol):
-    """uvicorn's httptools protocol with a cap (MAX_HEADER_BYTES) on a request's head (its
-    line and headers).
+    """uvicorn's httptools protocol with caps on a request's head (its line and headers):
+    MAX_HEADER_BYTES and HEADER_TIMEOUT_SECONDS.
 
     httptools keeps a header's value until the value ends, however long it is, and uvicorn
     sets no limit of its own: a client could send one endless header. Each chunk read in a
     head that the chunk does not end is counted (a chunk that ends a head holds a body or a
-    next request after it). Past the cap the client gets 431, after the answers to the
-    requests it sent before on the connection (HTTP/1.1 answers in order), and the
-    connection is closed; nothing after the refused head is read. A head may exceed the cap
-    by at most one chunk of the socket's reads before it is refused.
+    next request after it); a head may exceed the cap by at most one chunk of the socket's
+    reads before it is refused. Nor does uvicorn time a head: a client could hold a
+    connection open with a head it never finishes (or a connection on which it never sends).
+
+    Past either cap the client gets 431 or 408, after the answers to the requests it sent
+    before on the connection (HTTP/1.1 answers in order), and the connection is closed;
+    nothing after the refused head is read.
     """
 
     head_bytes = 0
     in_head = True
     heads_ended = 0
-    head_refused = False
+    refusal: bytes | None = None  # the answer to a refused head, once the others are sent
+    head_timer: asyncio.TimerHandle | None = None
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        # A class, not a closure over the limit: uvicorn's reloader pickles what it is given.
-        self.max_head_bytes = get_settings().max_header_bytes
+        # A class, not a closure over the limits: uvicorn's reloader pickles what it is given.
+        settings = get_settings()
+        self.max_head_bytes = settings.max_header_bytes
+        self.head_seconds = settings.header_timeout_seconds
+
+    def connection_made(self, transport) -> None:
+        super().connection_made(transport)
+        self.time_head()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.head_timer is not None:
+            self.head_timer.cancel()
+        super().connection_lost(exc)
 
     def on_headers_complete(self) -> None:
         self.in_head, self.head_bytes = False, 0
         self.heads_ended += 1
+        if self.head_timer is not None:
+            self.head_timer.cancel()
+            self.head_timer = None
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
@@ -99,32 +119,43 @@ class HeadLimitedHttpTools(HttpToolsProtocol):
         self.in_head = True  # the next request's head, if any, comes next
 
     def data_received(self, data: bytes) -> None:
-        if self.head_refused:
+        if self.refusal is not None:
             return
         in_head, heads_ended = self.in_head, self.heads_ended
         super().data_received(data)
         if in_head and heads_ended == self.heads_ended and not self.transport.is_closing():
             self.head_bytes += len(data)
             if self.head_bytes > self.max_head_bytes:
-                self.head_refused = True
-                self.flow.pause_reading()
-                self.refuse_head()
+                self.refuse(431, "Request Header Fields Too Large")
+            else:
+                self.time_head()
+
+    def time_head(self) -> None:
+        if self.head_timer is None:
+            self.head_timer = self.loop.call_later(
+                self.head_seconds, self.refuse, 408, "Request Timeout"
+            )
+
+    def refuse(self, status: int, reason: str) -> None:
+        body = json.dumps({"detail": HEAD_REFUSED[status]}).encode()
+        self.refusal = (
+            b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\n"
+            b"content-length: %d\r\nconnection: close\r\n\r\n%s"
+            % (status, reason.encode(), len(body), body)
+        )
+        self.flow.pause_reading()
+        self.send_refusal()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        if self.head_refused:
+        if self.refusal is not None:
             self.flow.pause_reading()  # uvicorn resumed it for a next request
-            self.refuse_head()
+            self.send_refusal()
 
-    def refuse_head(self) -> None:
-        """The 431, once the requests before the refused head are answered."""
+    def send_refusal(self) -> None:
+        """The 431 or 408, once the requests before the refused head are answered."""
         answering = self.cycle is not None and not self.cycle.response_complete
         if self.pipeline or answering or self.transport.is_closing():
             return
-        self.transport.write(
-            b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
-            b"content-type: application/json\r\n"
-            b"content-length: " + str(len(HEAD_TOO_LARGE)).encode() + b"\r\n"
-            b"connection: close\r\n\r\n" + HEAD_TOO_LARGE
-        )
+        self.transport.write(self.refusal)
         self.transport.close()

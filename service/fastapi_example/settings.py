@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     # character escaped, fit in the default body limit.
     max_body_bytes: PositiveInt = 16384
     max_header_bytes: PositiveInt = 16384
+    # How long a client may take to send a request's head (a connection's first, or one
+    # it has begun): a head never finished would hold its connection open.
+    header_timeout_seconds: PositiveFloat = 10.0
     graceful_shutdown_seconds: int = 20
 
     admin_username: str = "admin"

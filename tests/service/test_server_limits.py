@@ -26,11 +26,12 @@ from tests.support.api_process import (
 pytestmark = pytest.mark.slow
 CHUNK = b"x" * 65536
 SEND_AT_MOST = 64 * 1024 * 1024  # what the client would send if the server never stopped it
+HEAD_SECONDS = 3
 
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory):
-    with served(tmp_path_factory.mktemp("limits")) as api:
+    with served(tmp_path_factory.mktemp("limits"), HEADER_TIMEOUT_SECONDS=str(HEAD_SECONDS)) as api:
         yield api
 
 
@@ -195,3 +196,31 @@ def test_an_endless_head_after_a_pipelined_request_is_refused_after_its_answer(a
 
 def errors_logged(api) -> list[dict]:
     return [entry for entry in api.log_entries() if entry["level"] == "ERROR"]
+
+
+@pytest.mark.parametrize("sent", [b"", b"GET /roles HTTP/1.1\r\nHost: api\r\n"])
+def test_a_head_not_sent_in_time_is_408_and_the_connection_closed(api, sent):
+    """A connection that sends nothing, or a head it never finishes, is closed after
+    HEADER_TIMEOUT_SECONDS with a 408, not held open."""
+    with connect(api) as sock:
+        started = time.monotonic()
+        sock.sendall(sent)
+        assert responses(sock) == [b"HTTP/1.1 408 Request Timeout"]
+        waited = time.monotonic() - started
+    assert HEAD_SECONDS - 0.5 < waited < HEAD_SECONDS + 20, waited
+
+
+def test_a_head_trickled_slower_than_the_timeout_is_408_after_the_answers_before_it(api):
+    """The time counts from the head's first byte, not the last: a byte every half second
+    does not keep the head alive. The request before it on the connection is answered."""
+    with connect(api) as sock:
+        sock.sendall(b"GET /roles HTTP/1.1\r\nHost: api\r\n\r\n")
+        started = time.monotonic()
+        try:
+            for byte in b"GET /roles HTTP/1.1\r\nX-Slow: " + b"s" * 100:
+                sock.sendall(bytes([byte]))
+                time.sleep(0.5)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        assert responses(sock) == [b"HTTP/1.1 200 OK", b"HTTP/1.1 408 Request Timeout"]
+    assert HEAD_SECONDS - 0.5 < time.monotonic() - started < HEAD_SECONDS + 20
