@@ -137,6 +137,8 @@ class HeadLimitedHttpTools(HttpToolsProtocol):
             )
 
     def refuse(self, status: int, reason: str) -> None:
+        if self.refusal is not None or self.transport.is_closing():
+            return  # refused already (a timer can fire after a 431), or closed
         body = json.dumps({"detail": HEAD_REFUSED[status]}).encode()
         self.refusal = (
             b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\n"
