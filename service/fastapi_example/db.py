@@ -131,7 +131,6 @@ class Database:
             self.dialect = MySQL(
                 url,
                 size,
-                POOL_TIMEOUT_SECONDS,
                 POOL_RECYCLE_SECONDS,
                 settings.db_connect_timeout,
                 settings.db_statement_timeout,
@@ -155,13 +154,14 @@ class Database:
             raise RuntimeError("the database pool is not open: await Database.start() first")
         held = False
         try:
-            if turns.locked():
-                async with asyncio.timeout(POOL_TIMEOUT_SECONDS):
-                    await turns.acquire()
-            else:
-                await turns.acquire()  # at once
-            held = True
-            return await self.dialect.acquire()
+            # One deadline for the turn and the connection. Even with free connections the
+            # pool may open a new one (those it had were closed by the server), and the
+            # driver's connect_timeout covers opening the socket only: a server that took
+            # the connection and never greets would hold the handshake forever.
+            async with asyncio.timeout(POOL_TIMEOUT_SECONDS):
+                await turns.acquire()
+                held = True
+                return await self.dialect.acquire()
         except BaseException as error:
             if held:
                 turns.release()

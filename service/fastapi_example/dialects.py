@@ -8,7 +8,9 @@ refused write (a unique index), a lost or busy database, or a deadlock worth ret
 """
 
 import asyncio
+import math
 import sqlite3
+import weakref
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -42,9 +44,14 @@ class UniqueViolation(Exception):
     """A unique index (or another constraint) refused the write."""
 
 
-# MySQL: 2003 can't connect, 2006 gone away, 2013 lost connection, 1040 too many
-# connections, 1205 lock wait timeout.
-MYSQL_UNAVAILABLE = frozenset({2003, 2006, 2013, 1040, 1205})
+# MySQL and MariaDB errors that say the database cannot serve now, not that the statement is
+# wrong: can't connect (2003), gone away (2006), lost connection (2013, 2055), too many
+# connections (1040), server shutting down (1053), lock wait timeout (1205), read-only
+# (1290, 1836: a primary demoted in a failover), statement killed (1317, 1927) or timed out
+# by the server (1969 MariaDB, 3024 MySQL), disconnected as idle (4031).
+MYSQL_UNAVAILABLE = frozenset(
+    {1040, 1053, 1205, 1290, 1317, 1836, 1927, 1969, 2003, 2006, 2013, 2055, 3024, 4031}
+)
 MYSQL_DEADLOCK = 1213
 
 
@@ -73,7 +80,6 @@ class MySQL:
         self,
         url: URL,
         size: int,
-        timeout: float,
         recycle: int,
         connect_timeout: int,
         statement_timeout: float,
@@ -92,8 +98,14 @@ class MySQL:
             client_flag=CLIENT.FOUND_ROWS,  # an UPDATE's row count: matched, changed or not
             stmt_cache_size=MYSQL_PREPARED_STATEMENTS,
         )
-        self._size, self._timeout, self._recycle = size, timeout, recycle
+        self._size, self._recycle = size, recycle
         self._statement_timeout = statement_timeout
+        # A statement waiting for a row lock gives up on the server before the API gives up
+        # on it: a write the API answered 503 must not be done later by a query still queued
+        # there (the server does not notice a closed connection while the query waits).
+        lock_wait = max(1, math.floor(statement_timeout) - 1)
+        self._session_setup = f"SET SESSION innodb_lock_wait_timeout = {lock_wait}"
+        self._sessions_set: weakref.WeakSet = weakref.WeakSet()
         self._pool: asyncmy.Pool | None = None
 
     async def open(self) -> None:
@@ -109,20 +121,21 @@ class MySQL:
             self._pool = None
 
     async def acquire(self):
-        """A connection of the pool: a free one now, else a new one or the first to come
-        back, within the timeout. The pool itself replaces connections the server closed."""
+        """A connection of the pool: a free one, else a new one or the first to come back.
+        The pool itself replaces connections the server closed (Database bounds the wait)."""
         pool = self._pool
         if pool is None:
             raise RuntimeError("the database pool is not open: await Database.start() first")
-        if pool.freesize:
-            return await pool.acquire()
-        # The driver's connect_timeout covers opening the socket only: a server that took
-        # the connection and never greets would hold a new connection's handshake forever.
-        try:
-            async with asyncio.timeout(self._timeout):
-                return await pool.acquire()
-        except TimeoutError:
-            raise DatabaseUnavailable("no database connection in time") from None
+        connection = await pool.acquire()
+        if connection not in self._sessions_set:  # new: once per connection
+            try:
+                async with connection.cursor() as cursor:
+                    await cursor.execute(self._session_setup)
+            except BaseException:
+                self.release(connection, broken=True)
+                raise
+            self._sessions_set.add(connection)
+        return connection
 
     def release(self, connection, broken: bool) -> None:
         if broken:

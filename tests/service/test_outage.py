@@ -11,6 +11,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -229,3 +230,107 @@ def test_a_frozen_database_answers_503_within_seconds_and_the_pool_recovers(
         assert created.status_code == 201, created.text
         refreshed = client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
         assert refreshed.status_code == 200, refreshed.text
+
+
+def private_env(database_server, **settings: str) -> dict[str, str]:
+    return api_env(
+        DB_HOST="127.0.0.1",
+        DB_PORT=str(database_server.port),
+        DB_NAME="api",
+        DB_USER="root",
+        DB_PASSWORD="",
+        **settings,
+    )
+
+
+def test_a_frozen_database_after_its_connections_were_cut_answers_503_within_seconds(
+    database_server, tmp_path
+):
+    """The server closed the pool's idle connections (KILL, a restart, a proxy's idle cut),
+    then stops answering: the pool, handed dead connections, opens a new one, whose greeting
+    never comes. The request still answers 503 in seconds (it once waited for the server)."""
+    env = private_env(database_server, DB_STATEMENT_TIMEOUT="2")
+    with running_api(env, tmp_path / "api.log") as api, api.client() as client:
+        headers = bearer(login(client, *ADMIN))
+        for _ in range(3):
+            assert client.get("/auth/me", headers=headers).status_code == 200
+        with database_server.connect() as conn, conn.cursor() as cursor:
+            cursor.execute("SELECT id FROM information_schema.processlist WHERE db = 'api'")
+            for (connection_id,) in cursor.fetchall():
+                cursor.execute(f"KILL CONNECTION {int(connection_id)}")
+        os.kill(database_server.process.pid, signal.SIGSTOP)
+        try:
+            assert_json_503(*timed(lambda: client.get("/auth/me", headers=headers)))
+        finally:
+            os.kill(database_server.process.pid, signal.SIGCONT)
+        wait_for(lambda: client.get("/readyz").status_code == 200, 30, "/readyz ready again")
+
+
+def test_a_statement_the_server_stops_answers_503_not_500(database_server, tmp_path):
+    """A statement past the server's own time limit (max_statement_time) or killed there
+    (KILL QUERY) is the database's doing, not a fault of the request: 503, as a lost server
+    is, and nothing logged as an unhandled error."""
+    with running_api(private_env(database_server), tmp_path / "api.log") as api:
+        with api.client() as client:
+            headers = bearer(login(client, *ADMIN))
+
+        def rename_admin():  # waits for the users row the holder below has locked
+            with api.client() as client:
+                body = {"username": f"admin-{uuid.uuid4().hex[:6]}"}
+                return timed(lambda: client.patch("/users/1", json=body, headers=headers))
+
+        with database_server.connect() as conn, conn.cursor() as cursor:
+            for stop in ("max_statement_time", "KILL QUERY"):
+                if stop == "max_statement_time":
+                    cursor.execute("SET GLOBAL max_statement_time = 0.5")
+                with database_server.connect("api") as holder, holder.cursor() as locking:
+                    locking.execute("BEGIN")
+                    locking.execute("SELECT id FROM users WHERE id = 1 FOR UPDATE")
+                    with ThreadPoolExecutor(1) as pool:
+                        waiting = pool.submit(rename_admin)
+                        if stop == "KILL QUERY":
+                            kill_waiting_update(cursor)
+                        response, elapsed = waiting.result(timeout=60)
+                    locking.execute("ROLLBACK")
+                cursor.execute("SET GLOBAL max_statement_time = 0")
+                assert_json_503(response, elapsed)
+        assert not [e for e in api.log_entries() if e["level"] == "ERROR"]
+
+
+def kill_waiting_update(cursor) -> None:
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        cursor.execute(
+            "SELECT id FROM information_schema.processlist WHERE info LIKE 'UPDATE users%'"
+        )
+        found = cursor.fetchall()
+        if found:
+            cursor.execute(f"KILL QUERY {int(found[0][0])}")
+            return
+        time.sleep(0.05)
+    raise AssertionError("the API's UPDATE never waited for the lock")
+
+
+def test_a_write_answered_503_after_a_lock_wait_is_not_done_later(database_server, tmp_path):
+    """Another client holds the row lock a write needs for longer than DB_STATEMENT_TIMEOUT:
+    the write gets 503, and the server gives up on it too (it does not notice the API's
+    closed connection while the statement waits for the lock): the 503 changed nothing."""
+    with running_api(private_env(database_server), tmp_path / "api.log") as api:
+        with api.client() as client:
+            headers = bearer(login(client, *ADMIN))
+        name = f"waits{uuid.uuid4().hex[:6]}"
+        with database_server.connect("api") as holder, holder.cursor() as locking:
+            locking.execute("BEGIN")
+            locking.execute(  # the unique key's entry the API's INSERT will wait for
+                "INSERT INTO users (username, username_key, hashed_password, role_id,"
+                " activated, created_at, updated_at) VALUES (%s, %s, 'x', 2, 1, NOW(), NOW())",
+                (name, name),
+            )
+            with api.client() as client:
+                body = {"username": name, "password": "password-1234"}
+                assert_json_503(*timed(lambda: client.post("/users", json=body, headers=headers)))
+            time.sleep(1)  # past the server's lock wait, had it still been waiting
+            locking.execute("ROLLBACK")
+        with api.client() as client:
+            listed = client.get("/users", params={"username": name}, headers=headers)
+        assert listed.json()["total"] == 0, listed.text
