@@ -40,7 +40,8 @@ async def authenticate(
     metrics: Metrics,
     challenge: dict[str, str],
 ) -> Row:
-    """The active user with these credentials, or 429/401/403 (with `challenge` headers)."""
+    """The active user with these credentials (its password hash as the check left it), or
+    429/401/403 (with `challenge` headers)."""
     attempt = login_throttle.Attempt.of(username_key(username), address)
     wait = await login_throttle.take_place(db, attempt, settings)
     if wait:
@@ -71,6 +72,7 @@ async def authenticate(
         raise HTTPException(status_code=403, detail="User is disabled")
     if new_hash:
         await users.set_password_hash(db, user["id"], new_hash)
+        user["hashed_password"] = new_hash
     metrics.logins.labels("success").inc()
     return user
 

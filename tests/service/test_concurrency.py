@@ -1,6 +1,8 @@
 """Concurrency on MariaDB, against the real server and the API served by uvicorn."""
 
+import random
 import subprocess
+import time
 import uuid
 
 import pytest
@@ -148,6 +150,42 @@ def test_user_changes_racing_the_users_refreshes_never_fail(api):
         change, *refreshes = all_at_once(4, race)
         assert change == (200 if method == "PATCH" else 204), (round_, method, change)
         assert {r.status_code for r in refreshes} <= {200, 401}, [r.text for r in refreshes]
+
+
+def test_a_login_racing_a_disable_or_a_reset_keeps_no_session(api):
+    """A login checks the password, then opens its session; an admin disables the account or
+    resets its password in between. The change ended every session it found, and the login's
+    must not outlive it either (8 of 30 did, found by a red-team run)."""
+    username, password = f"late{uuid.uuid4().hex[:8]}", "pw-" + uuid.uuid4().hex
+    with api.client() as client:
+        admin = bearer(login(client, *ADMIN))
+        created = client.post(
+            "/users", json={"username": username, "password": password}, headers=admin
+        )
+        assert created.status_code == 201, created.text
+    user_id = created.json()["id"]
+    user = f"/users/{user_id}"
+    for round_ in range(40):
+        method, body = [("DELETE", None), ("PATCH", {"password": "pw-" + uuid.uuid4().hex})][
+            round_ % 2
+        ]
+
+        def race(n, method=method, body=body):
+            with api.client() as client:
+                if n == 0:
+                    body = {"username": username, "password": password}
+                    return client.post("/auth/token", json=body).status_code
+                time.sleep(random.uniform(0, 0.06))  # somewhere in the login's work
+                return client.request(method, user, json=body, headers=admin).status_code
+
+        logged_in, changed = all_at_once(2, race)
+        assert logged_in in (200, 401, 403) and changed in (200, 204), (logged_in, changed)
+        with mariadb.connect(api.database) as conn, conn.cursor() as cursor:
+            cursor.execute("SELECT COUNT(*) FROM tokens WHERE user_id = %s", (user_id,))
+            assert cursor.fetchone()[0] == 0, (round_, method, logged_in)
+        with api.client() as client:  # as before the round
+            restored = {"activated": True} if method == "DELETE" else {"password": password}
+            assert client.patch(user, json=restored, headers=admin).status_code == 200
 
 
 def count(database: str, query: str) -> int:

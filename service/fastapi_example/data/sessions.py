@@ -66,19 +66,31 @@ def _issue(
     return pair, columns
 
 
-async def open_session(db: Database, user_id: int, settings: Settings) -> TokenPair:
-    return await retry_on_deadlock(_open_session, db, user_id, settings)
+async def open_session(
+    db: Database, user_id: int, password_hash: str, settings: Settings
+) -> TokenPair | None:
+    return await retry_on_deadlock(_open_session, db, user_id, password_hash, settings)
 
 
-async def _open_session(db: Database, user_id: int, settings: Settings) -> TokenPair:
-    """A new session; expired ones and the oldest beyond max_sessions_per_user go.
+async def _open_session(
+    db: Database, user_id: int, password_hash: str, settings: Settings
+) -> TokenPair | None:
+    """A new session for a user whose password was checked against `password_hash`; None
+    when the account changed since (disabled, or its password reset: the change ended the
+    sessions it found, and this one must not outlive it). Expired sessions and the oldest
+    beyond max_sessions_per_user go.
 
-    The user's row is locked first, so concurrent logins of one user queue up here; their
-    sessions are then read with a locking read (it sees what the logins before committed)
-    and deleted by primary key, which locks no ranges that other users' logins need.
+    The user's row is locked first, so concurrent logins of one user, and changes of it,
+    queue up here; the sessions are then read with a locking read (it sees what the logins
+    before committed) and deleted by primary key, which locks no ranges that other users'
+    logins need.
     """
     async with db.transaction() as tx:
-        await tx.fetch_one("SELECT id FROM users WHERE id = ? FOR UPDATE", user_id)
+        user = await tx.fetch_one(
+            "SELECT activated, hashed_password FROM users WHERE id = ? FOR UPDATE", user_id
+        )
+        if user is None or not user["activated"] or user["hashed_password"] != password_hash:
+            return None
         now = utcnow()
         sessions = await tx.fetch_all(
             "SELECT id, refresh_expires_at FROM tokens WHERE user_id = ?"

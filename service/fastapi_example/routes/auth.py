@@ -53,7 +53,10 @@ async def login(
         challenge={"WWW-Authenticate": "Bearer"},
     )
     request.scope[USER_ID_KEY] = user["id"]
-    return await sessions.open_session(db, user["id"], settings)
+    pair = await sessions.open_session(db, user["id"], user["hashed_password"], settings)
+    if pair is None:  # disabled or its password reset while the password was checked
+        raise unauthorized("Incorrect username or password")
+    return pair
 
 
 @router.post("/refresh", response_model=TokenPair)
