@@ -8,7 +8,7 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlmodel import Session
 
 from fastapi_example.data import login_throttle
@@ -196,3 +196,45 @@ def test_the_cleanup_job_prunes_counters_whose_window_passed(api):
     assert summary["deleted_login_counters"] >= 5 + 1  # the names, the address
     assert counters(api.settings, utcnow() - timedelta(seconds=300)) == 0
     assert counters(api.settings, utcnow() + timedelta(seconds=1)) >= 3
+
+
+def test_the_cleanup_job_keeps_a_counter_restarted_after_it_read_its_key(api):
+    """Between the job's read of the keys and its delete, a failed login restarts a counter
+    whose window had passed: the counter keeps that failure (it was once deleted)."""
+    engine = make_engine(api.settings)
+    long_ago = utcnow() - timedelta(seconds=301)
+    bucket = f"0000-restarted-{uuid.uuid4().hex}"  # in the job's first batch
+    restarted = False
+
+    def restart_before_the_delete(conn, _cursor, statement, *_):
+        nonlocal restarted
+        if statement.lstrip().upper().startswith("DELETE FROM LOGIN_THROTTLE") and not restarted:
+            restarted = True  # as a concurrent failure would, committed before the delete
+            conn.exec_driver_sql(
+                "UPDATE login_throttle SET failures = 1, window_started = ? WHERE bucket = ?"
+                if conn.dialect.name == "sqlite"
+                else "UPDATE login_throttle SET failures = 1, window_started = %s"
+                " WHERE bucket = %s",
+                (utcnow().replace(tzinfo=None), bucket),
+            )
+
+    try:
+        with Session(engine) as db:
+            db.exec(
+                text(
+                    "INSERT INTO login_throttle (bucket, failures, window_started)"
+                    " VALUES (:b, 5, :old)"
+                ),
+                params={"b": bucket, "old": long_ago},
+            )
+            db.commit()
+        event.listen(engine, "before_cursor_execute", restart_before_the_delete)
+        delete_expired_sessions(engine, 25, 0, login_window_seconds=300)
+        with Session(engine) as db:
+            kept = db.exec(
+                text("SELECT failures FROM login_throttle WHERE bucket = :b"), params={"b": bucket}
+            ).all()
+    finally:
+        engine.dispose()
+    assert restarted
+    assert kept == [(1,)]
