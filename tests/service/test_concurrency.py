@@ -188,6 +188,35 @@ def test_a_login_racing_a_disable_or_a_reset_keeps_no_session(api):
             assert client.patch(user, json=restored, headers=admin).status_code == 200
 
 
+def test_an_admin_never_disables_a_user_another_admin_just_promoted(api):
+    """One admin promotes a user while another disables it: an admin account is changed
+    only by itself, so the disable is refused when the promotion came first (it was checked
+    on the row read before its transaction: 8 of 20 went through, in a red-team run)."""
+    with api.client() as client:
+        first = bearer(login(client, *ADMIN))
+        second_admin = (f"second{uuid.uuid4().hex[:8]}", "pw-" + uuid.uuid4().hex)
+        body = {"username": second_admin[0], "password": second_admin[1], "role_id": 1}
+        assert client.post("/users", json=body, headers=first).status_code == 201
+        second = bearer(login(client, *second_admin))
+    for _ in range(20):
+        with api.client() as client:
+            body = {"username": f"target{uuid.uuid4().hex[:8]}", "password": "pw-12345678"}
+            target = f"/users/{client.post('/users', json=body, headers=first).json()['id']}"
+
+        def race(n, target=target):
+            with api.client() as client:
+                if n == 0:
+                    return client.patch(target, json={"role_id": 1}, headers=first)
+                return client.delete(target, headers=second)
+
+        promoted, disabled = all_at_once(2, race)
+        assert promoted.status_code == 200, promoted.text
+        # The promotion's answer reads the row after its commit: still active there means
+        # it committed before the disable did.
+        if promoted.json()["activated"]:
+            assert disabled.status_code == 403, (disabled.status_code, promoted.json())
+
+
 def count(database: str, query: str) -> int:
     with mariadb.connect(database) as conn, conn.cursor() as cursor:
         cursor.execute(query)

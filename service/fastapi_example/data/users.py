@@ -18,6 +18,15 @@ async def read_user(db: Database, user_id: int) -> Row | None:
     )
 
 
+async def lock_user(tx: Connection, user_id: int) -> Row | None:
+    """The user's row, locked until the transaction ends."""
+    return await tx.fetch_one(
+        "SELECT username, id, role_id, activated, created_at, updated_at FROM users"
+        " WHERE id = ? FOR UPDATE",
+        user_id,
+    )
+
+
 async def user_by_name(db: Database, username: str) -> Row | None:
     """The user of this name (compared by its key: any case, any compatibility form), its
     password hash included."""

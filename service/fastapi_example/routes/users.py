@@ -71,11 +71,13 @@ async def read_user(user_id: Id, db: DatabaseDep):
     return user
 
 
-async def _editable_user(db: Database, caller: Caller, user_id: int) -> Row:
-    """The target of a PATCH/DELETE: yourself, or (for an admin) any non-admin user."""
+def _editable(caller: Caller, user_id: int, user: Row | None) -> Row:
+    """The target of a PATCH/DELETE: yourself, or (for an admin) any non-admin user.
+
+    Checked on the row read before the work (a password's hashing), and again on the row
+    locked in the change's transaction: another admin may have promoted it meanwhile."""
     if user_id != caller.id and not caller.is_admin:
         raise HTTPException(status_code=403, detail="You may only change your own account")
-    user = await users.read_user(db, user_id)
     if user is None:
         raise HTTPException(status_code=404, detail=USER_NOT_FOUND)
     if user_id != caller.id and user["role_id"] == ADMIN_ROLE_ID:
@@ -117,7 +119,7 @@ async def update_user(
     settings: SettingsDep,
     request: Request,
 ):
-    user = await _editable_user(db, caller, user_id)
+    user = _editable(caller, user_id, await users.read_user(db, user_id))
     changes = body.model_dump(exclude_unset=True)
     current_password = changes.pop("current_password", None)
     yourself = user_id == caller.id
@@ -135,6 +137,7 @@ async def update_user(
         changes["hashed_password"] = await password_hash(changes.pop("password"), settings)
     try:
         async with db.transaction() as tx:
+            _editable(caller, user_id, await users.lock_user(tx, user_id))
             await users.update_user(tx, user_id, changes)
             if "hashed_password" in changes:
                 # Other devices must log in again with the new password.
@@ -151,10 +154,11 @@ async def update_user(
 async def disable_user(user_id: Id, caller: CurrentUser, db: DatabaseDep) -> None:
     """Disable the account (it is kept) and end all its sessions. The last active admin
     cannot disable itself: nobody could then manage the users."""
-    await _editable_user(db, caller, user_id)
+    _editable(caller, user_id, await users.read_user(db, user_id))
     async with db.transaction() as tx:
         # The active admins' rows locked: two admins disabling themselves at once queue up.
         admins = await users.lock_active_admins(tx)
+        _editable(caller, user_id, await users.lock_user(tx, user_id))
         if caller.is_admin and user_id == caller.id and admins == [caller.id]:
             raise HTTPException(status_code=403, detail="The last active admin cannot be disabled")
         await users.update_user(tx, user_id, {"activated": False})
