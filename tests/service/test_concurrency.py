@@ -38,15 +38,20 @@ def test_concurrent_creates_of_one_name_give_one_201(api):
         assert cursor.fetchone()[0] == 1
 
 
-def test_concurrent_logins_keep_max_sessions(api):
-    username, password = f"racer{uuid.uuid4().hex[:8]}", "pw-" + uuid.uuid4().hex
+def new_user(api, prefix: str) -> tuple[dict[str, str], str, str, int]:
+    """The admin's headers, and a new user's name, password and id."""
+    username, password = f"{prefix}{uuid.uuid4().hex[:8]}", "pw-" + uuid.uuid4().hex
     with api.client() as client:
         admin = bearer(login(client, *ADMIN))
         created = client.post(
             "/users", json={"username": username, "password": password}, headers=admin
         )
         assert created.status_code == 201, created.text
-    user_id = created.json()["id"]
+    return admin, username, password, created.json()["id"]
+
+
+def test_concurrent_logins_keep_max_sessions(api):
+    _, username, password, user_id = new_user(api, "racer")
 
     def log_in(n):
         # From ten addresses: more logins of one user from one address at once than
@@ -124,14 +129,8 @@ def test_user_changes_racing_the_users_refreshes_never_fail(api):
     """An admin resets a user's password or disables the account while the user's tabs
     refresh, an exchanged token among them: each change is made (no deadlock may reach the
     admin as a 503), and each refresh gets new tokens or 401."""
-    username, password = f"tabs{uuid.uuid4().hex[:8]}", "pw-" + uuid.uuid4().hex
-    with api.client() as client:
-        admin = bearer(login(client, *ADMIN))
-        created = client.post(
-            "/users", json={"username": username, "password": password}, headers=admin
-        )
-        assert created.status_code == 201, created.text
-    user = f"/users/{created.json()['id']}"
+    admin, username, password, user_id = new_user(api, "tabs")
+    user = f"/users/{user_id}"
     for round_ in range(100):
         with api.client() as client:
             if round_ % 2 == 0 and round_:  # disabled in the round before
@@ -156,14 +155,7 @@ def test_a_login_racing_a_disable_or_a_reset_keeps_no_session(api):
     """A login checks the password, then opens its session; an admin disables the account or
     resets its password in between. The change ended every session it found, and the login's
     must not outlive it either (8 of 30 did, found by a red-team run)."""
-    username, password = f"late{uuid.uuid4().hex[:8]}", "pw-" + uuid.uuid4().hex
-    with api.client() as client:
-        admin = bearer(login(client, *ADMIN))
-        created = client.post(
-            "/users", json={"username": username, "password": password}, headers=admin
-        )
-        assert created.status_code == 201, created.text
-    user_id = created.json()["id"]
+    admin, username, password, user_id = new_user(api, "late")
     user = f"/users/{user_id}"
     for round_ in range(40):
         method, body = [("DELETE", None), ("PATCH", {"password": "pw-" + uuid.uuid4().hex})][
