@@ -103,9 +103,11 @@ class MySQL:
         # A statement waiting for a row lock gives up on the server before the API gives up
         # on it: a write the API answered 503 must not be done later by a query still queued
         # there (the server does not notice a closed connection while the query waits).
+        # Set on a connection's first use: asyncmy runs one init_command, and MySQL and
+        # MariaDB name the isolation variable differently, so one SET cannot carry both.
         lock_wait = max(1, math.floor(statement_timeout) - 1)
         self._session_setup = f"SET SESSION innodb_lock_wait_timeout = {lock_wait}"
-        self._sessions_set: weakref.WeakSet = weakref.WeakSet()
+        self._set_up: weakref.WeakSet = weakref.WeakSet()  # connections it was run on
         self._pool: asyncmy.Pool | None = None
 
     async def open(self) -> None:
@@ -127,14 +129,14 @@ class MySQL:
         if pool is None:
             raise RuntimeError("the database pool is not open: await Database.start() first")
         connection = await pool.acquire()
-        if connection not in self._sessions_set:  # new: once per connection
+        if connection not in self._set_up:
             try:
                 async with connection.cursor() as cursor:
                     await cursor.execute(self._session_setup)
             except BaseException:
                 self.release(connection, broken=True)
                 raise
-            self._sessions_set.add(connection)
+            self._set_up.add(connection)
         return connection
 
     def release(self, connection, broken: bool) -> None:
