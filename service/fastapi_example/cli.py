@@ -66,9 +66,11 @@ def migrate(settings: Settings, restore_admin: bool = False) -> None:
 def cleanup_tokens(settings: Settings) -> None:
     from fastapi_example.db import make_engine
     from fastapi_example.jobs.token_cleanup import delete_expired_sessions
+    from fastapi_example.migrate import wait_for_database
 
     engine = make_engine(settings)
     try:
+        wait_for_database(engine, settings.db_wait_seconds)
         summary = delete_expired_sessions(
             engine,
             settings.token_cleanup_batch_size,

@@ -55,8 +55,10 @@ def create_database(engine: Engine) -> None:
     log.info("created the database", extra={"database": name})
 
 
-def wait_for_database(engine: Engine, seconds: int) -> None:
-    deadline, delay, created = time.monotonic() + seconds, 0.5, False
+def wait_for_database(engine: Engine, seconds: int, create: bool = False) -> None:
+    """Wait at most `seconds` for the database to answer (DB_WAIT_SECONDS says why); `create`
+    makes a database the server does not have (migrate's part alone)."""
+    deadline, delay = time.monotonic() + seconds, 0.5
     while True:
         try:
             with engine.connect() as connection:
@@ -64,9 +66,9 @@ def wait_for_database(engine: Engine, seconds: int) -> None:
             return
         except OperationalError as error:
             code, reason = mysql_error(error)
-            if code == UNKNOWN_DATABASE and not created:
+            if code == UNKNOWN_DATABASE and create:
                 create_database(engine)
-                created = True
+                create = False
                 continue
             if code in (ACCESS_DENIED, DATABASE_ACCESS_DENIED, UNKNOWN_DATABASE):
                 url = engine.url
@@ -144,7 +146,7 @@ def seed(session: Session, settings: Settings) -> None:
 
 
 def migrate(engine: Engine, settings: Settings) -> None:
-    wait_for_database(engine, settings.migrate_wait_seconds)
+    wait_for_database(engine, settings.db_wait_seconds, create=True)
     with engine.connect() as connection, migration_lock(connection):
         upgrade_schema(connection)
         with Session(bind=connection) as session:

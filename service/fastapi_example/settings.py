@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     db_user: str = "fastapi_example"
     db_password: str = ""
     db_connect_timeout: int = 3
+    # How long migrate and the cleanup job wait for the database to answer: a server that is
+    # starting, or a network policy not yet applied to a new pod, refuses them at first.
+    db_wait_seconds: PositiveInt = 120
     # The longest a request's statement may take before the request gets 503 (the API's
     # statements take milliseconds; a longer one waits on a lock or a server that is gone).
     db_statement_timeout: PositiveFloat = 5.0
@@ -82,7 +85,6 @@ class Settings(BaseSettings):
     # API's requests never queue long behind its locks (docs/performance.md: the measure).
     token_cleanup_batch_size: int = 25
     token_cleanup_pause_ratio: NonNegativeFloat = 6.0
-    migrate_wait_seconds: int = 120
 
     @model_validator(mode="after")
     def _refuse_dev_defaults_in_production(self) -> "Settings":

@@ -135,7 +135,7 @@ def test_downgrade_to_base_and_upgrade_again(database):
 def test_an_unreachable_database_fails_after_the_bounded_wait():
     env = api_env(
         **{**mariadb.settings_env("fe_test_none"), "DB_PORT": str(free_port())},
-        MIGRATE_WAIT_SECONDS="2",
+        DB_WAIT_SECONDS="2",
     )
     started = time.monotonic()
     result = run_migrate(env, timeout=60)

@@ -1,6 +1,6 @@
 """`fastapi-example migrate` against a MariaDB server without the database (issue 26): it
 creates the database when the user may, and otherwise says so and exits at once, instead of
-waiting MIGRATE_WAIT_SECONDS for a database nobody will create."""
+waiting DB_WAIT_SECONDS for a database nobody will create."""
 
 import time
 import uuid
@@ -36,7 +36,7 @@ def limited_user(name: str) -> Iterator[tuple[str, str]]:
 
 def env(database: str, **overrides: str) -> dict[str, str]:
     # The two minutes of waiting that issue 26 met, so that a wait would show.
-    settings = {**mariadb.settings_env(database), "MIGRATE_WAIT_SECONDS": "120", **overrides}
+    settings = {**mariadb.settings_env(database), "DB_WAIT_SECONDS": "120", **overrides}
     return api_env(**settings)
 
 

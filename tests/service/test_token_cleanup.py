@@ -2,8 +2,10 @@
 
 import json
 import secrets
+import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -95,13 +97,74 @@ def test_deletes_every_expired_session_and_keeps_the_live_ones():
             assert cursor.fetchall() == ((live_ids[0],),)
 
 
+@contextmanager
+def forwarded_to_mariadb(port: int) -> Iterator[None]:
+    """From now on, connections to 127.0.0.1:`port` reach the MariaDB server."""
+
+    def pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+            sink.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    def serve(listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:  # closed: the test is over
+                return
+            upstream = socket.create_connection((mariadb.HOST, mariadb.PORT))
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=pump, args=(source, sink), daemon=True).start()
+
+    with socket.create_server(("127.0.0.1", port)) as listener:
+        threading.Thread(target=serve, args=(listener,), daemon=True).start()
+        yield
+
+
+def test_waits_for_a_database_that_answers_late():
+    # A Job's pod may start before the database answers it: a server still starting, or a
+    # NetworkPolicy agent that lets the pod's new address in a moment later.
+    with migrated_database() as (name, env, user_id):
+        with mariadb.connect(name) as conn, conn.cursor() as cursor:
+            insert_sessions(cursor, user_id, 3, datetime.now(UTC) - timedelta(minutes=1))
+        port = free_port()
+        env = {**env, "DB_HOST": "127.0.0.1", "DB_PORT": str(port), "DB_WAIT_SECONDS": "60"}
+        job = subprocess.Popen(
+            [sys.executable, "-m", "cronjobs.token_cleanup"],
+            env=env,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            first = json.loads(job.stdout.readline())  # refused: nothing listens yet
+            assert first["message"] == "waiting for the database", first
+            with forwarded_to_mariadb(port):
+                out, err = job.communicate(timeout=120)
+        finally:
+            job.kill()
+        assert job.returncode == 0, out + err
+        (summary,) = [
+            line for line in json_lines(out) if line["message"] == "token cleanup finished"
+        ]
+        assert summary["deleted_sessions"] == 3
+
+
 def test_a_failing_database_exits_non_zero_with_a_json_error():
-    # Nothing listens on this port: the connection is refused.
-    env = api_env(**{**mariadb.settings_env("fe_test_none"), "DB_PORT": str(free_port())})
+    # Nothing listens on this port: the connection is refused, after the bounded wait.
+    env = api_env(
+        **{**mariadb.settings_env("fe_test_none"), "DB_PORT": str(free_port())},
+        DB_WAIT_SECONDS="2",
+    )
     result = cleanup(env)
     assert result.returncode != 0
     lines = json_lines(result.stdout)
     assert lines, result.stderr
+    assert lines[0]["message"] == "waiting for the database"
     assert lines[-1]["level"] == "ERROR"
     assert lines[-1]["message"] == "cleanup-tokens failed"
     assert "OperationalError" in lines[-1]["error"]
