@@ -33,7 +33,8 @@ class Result(NamedTuple):
 
 
 class DatabaseUnavailable(Exception):
-    """The database is lost, busy or out of connections: the request may be tried again."""
+    """The database is lost, busy or out of connections: the request may be tried again.
+    Its message names the cause without the driver's text, which may quote values."""
 
 
 class Deadlock(DatabaseUnavailable):
@@ -44,15 +45,27 @@ class UniqueViolation(Exception):
     """A unique index (or another constraint) refused the write."""
 
 
-# MySQL and MariaDB errors that say the database cannot serve now, not that the statement is
-# wrong: can't connect (2003), gone away (2006), lost connection (2013, 2055), too many
-# connections (1040), server shutting down (1053), lock wait timeout (1205), read-only
-# (1290, 1836: a primary demoted in a failover), statement killed (1317, 1927) or timed out
-# by the server (1969 MariaDB, 3024 MySQL), disconnected as idle (4031).
-MYSQL_UNAVAILABLE = frozenset(
-    {1040, 1053, 1205, 1290, 1317, 1836, 1927, 1969, 2003, 2006, 2013, 2055, 3024, 4031}
-)
 MYSQL_DEADLOCK = 1213
+MYSQL_NOT_OPERATING = (
+    asyncmy.errors.OperationalError,
+    asyncmy.errors.InternalError,
+    asyncmy.errors.InterfaceError,  # a connection already closed
+)
+# SQLite's OperationalError holds wrong statements too: its result codes tell the database
+# that cannot operate (busy or locked past the busy timeout, read-only, out of memory or
+# disk, an I/O error, a file it cannot open).
+SQLITE_NOT_OPERATING = frozenset(
+    {
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_NOMEM,
+        sqlite3.SQLITE_READONLY,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_PROTOCOL,
+    }
+)
 
 
 # Column types read back as datetimes; both databases store them in UTC without an offset.
@@ -182,9 +195,14 @@ class MySQL:
         if isinstance(error, asyncmy.errors.IntegrityError):
             return UniqueViolation(str(error))
         if code == MYSQL_DEADLOCK:
-            return Deadlock(str(error))
-        if code in MYSQL_UNAVAILABLE or isinstance(error, asyncmy.errors.InterfaceError):
-            return DatabaseUnavailable(str(error))
+            return Deadlock(f"MySQL error {code}")
+        # PEP 249's OperationalError is the database failing to operate, not a wrong
+        # statement: the server unreachable, gone, busy, out of resources, read-only, killing
+        # or timing out the statement, or refusing the API's user (a changed password,
+        # revoked grants, a per-user limit). A wrong statement (ProgrammingError, DataError)
+        # is the API's bug and stays a 500.
+        if isinstance(error, MYSQL_NOT_OPERATING):
+            return DatabaseUnavailable(f"MySQL error {code}")
         return None
 
 
@@ -239,7 +257,7 @@ class SQLite:
         try:
             return await self._pool.raw_connection()
         except (PoolTimeoutError, DBAPIError) as error:
-            raise DatabaseUnavailable(str(error)) from error
+            raise DatabaseUnavailable("no SQLite connection") from error
 
     def release(self, pooled, broken: bool) -> None:
         if broken:
@@ -264,8 +282,11 @@ class SQLite:
     def translate(self, error: BaseException) -> Exception | None:
         if isinstance(error, sqlite3.IntegrityError):
             return UniqueViolation(str(error))
-        if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
-            return DatabaseUnavailable(str(error))
+        # Set on the errors SQLite itself reports; the primary result code is the low byte of
+        # an extended one (SQLITE_IOERR_WRITE is an SQLITE_IOERR).
+        code = getattr(error, "sqlite_errorcode", None)
+        if isinstance(code, int) and code & 0xFF in SQLITE_NOT_OPERATING:
+            return DatabaseUnavailable(error.sqlite_errorname)
         return None
 
 

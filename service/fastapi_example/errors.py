@@ -88,8 +88,10 @@ def database_unavailable() -> JSONResponse:
 
 
 async def _on_database_unavailable(_request: Request, exc: DatabaseUnavailable) -> JSONResponse:
+    # Its message names the cause (a MySQL error number, an SQLite result code), never the
+    # driver's text, which may quote a request's values.
     cause = exc.__cause__ or exc
-    log.warning("database unavailable", extra={"error": type(cause).__name__})
+    log.warning("database unavailable", extra={"error": type(cause).__name__, "reason": str(exc)})
     return database_unavailable()
 
 

@@ -2,6 +2,8 @@
 and SQLite, the same rows and errors back, and the pool's limits."""
 
 import asyncio
+import sqlite3
+import threading
 import time
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -9,13 +11,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from fastapi_example import db as db_module
-from fastapi_example.db import Database, UniqueViolation
+from fastapi_example.db import Database, DatabaseUnavailable, UniqueViolation
 from fastapi_example.dialects import MySQL, SQLite
 from fastapi_example.main import create_app
 from tests.service.conftest import ADMIN, bearer, login, unique
 from tests.support import mariadb
 
 MARIADB = pytest.mark.parametrize("backend", ["mariadb"], indirect=True)
+SQLITE = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
 
 def run(api_settings, scenario, **settings):
@@ -109,6 +112,40 @@ def test_a_refused_write_is_a_unique_violation_and_the_connection_stays(api_sett
             return [row["name"] for row in await connection.fetch_all("SELECT name FROM roles")]
 
     assert sorted(run(api_settings, scenario)) == ["admin", "user"]
+
+
+@SQLITE
+@pytest.mark.parametrize(
+    ("condition", "reason"),
+    [
+        ("PRAGMA query_only = 1", "SQLITE_READONLY"),  # as on a read-only volume
+        ("PRAGMA max_page_count = 1", "SQLITE_FULL"),  # as on a full disk
+    ],
+)
+def test_sqlite_that_cannot_write_is_unavailable_and_a_wrong_statement_is_not(
+    api_settings, condition, reason
+):
+    # Both are sqlite3.OperationalError: the result code tells a sick database from a bug.
+    async def scenario(database: Database) -> None:
+        threads = threading.active_count()  # aiosqlite runs each connection in a thread
+        async with database.connection() as connection:
+            await connection.run(condition)
+            with pytest.raises(DatabaseUnavailable, match=f"^{reason}$"):
+                # A row larger than a page: it needs pages the file does not have yet.
+                await connection.insert(
+                    "INSERT INTO roles (id, name) VALUES (?, ?)", 99, "x" * 100_000
+                )
+            assert connection.broken  # the pragma goes with the connection
+        async with database.connection() as connection:
+            with pytest.raises(sqlite3.OperationalError, match="no such table"):
+                await connection.fetch_all("SELECT * FROM no_such_table")
+        # Each failure closed its connection, in that connection's thread: let them finish
+        # before the test's event loop ends.
+        deadline = time.monotonic() + 30
+        while threading.active_count() > threads and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+
+    run(api_settings, scenario)
 
 
 def test_an_update_counts_the_rows_it_matched(api_settings, new_account):
