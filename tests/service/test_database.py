@@ -127,8 +127,10 @@ def test_sqlite_that_cannot_write_is_unavailable_and_a_wrong_statement_is_not(
 ):
     # Both are sqlite3.OperationalError: the result code tells a sick database from a bug.
     async def scenario(database: Database) -> None:
-        threads = threading.active_count()  # aiosqlite runs each connection in a thread
+        before = set(threading.enumerate())
+        opened = set()  # aiosqlite runs each connection in a thread of its own
         async with database.connection() as connection:
+            opened |= set(threading.enumerate()) - before
             await connection.run(condition)
             with pytest.raises(DatabaseUnavailable, match=f"^{reason}$"):
                 # A row larger than a page: it needs pages the file does not have yet.
@@ -137,12 +139,13 @@ def test_sqlite_that_cannot_write_is_unavailable_and_a_wrong_statement_is_not(
                 )
             assert connection.broken  # the pragma goes with the connection
         async with database.connection() as connection:
+            opened |= set(threading.enumerate()) - before
             with pytest.raises(sqlite3.OperationalError, match="no such table"):
                 await connection.fetch_all("SELECT * FROM no_such_table")
         # Each failure closed its connection, in that connection's thread: let them finish
         # before the test's event loop ends.
         deadline = time.monotonic() + 30
-        while threading.active_count() > threads and time.monotonic() < deadline:
+        while any(thread.is_alive() for thread in opened) and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
 
     run(api_settings, scenario)
