@@ -22,6 +22,7 @@ from fastapi_example.settings import PACKAGE_DIR, Settings
 log = logging.getLogger(__name__)
 LOCK_NAME = "fastapi_example_migrate"
 LOCK_TIMEOUT_SECONDS = 300
+LOCK_STEP_SECONDS = 5
 
 
 # MySQL errors that waiting does not cure: the server answered and refused.
@@ -90,14 +91,18 @@ def migration_lock(connection: Connection):
     if connection.dialect.name != "mysql":
         yield
         return
+    # Asked for in short waits: one long GET_LOCK would outlast the driver's read timeout
+    # and end as a lost connection while another migrate still holds the lock.
+    ask = text("SELECT GET_LOCK(:name, :seconds)")
     asked = time.monotonic()
-    got = connection.execute(
-        text("SELECT GET_LOCK(:name, :timeout)"),
-        {"name": LOCK_NAME, "timeout": LOCK_TIMEOUT_SECONDS},
-    ).scalar()
+    while connection.execute(ask, {"name": LOCK_NAME, "seconds": LOCK_STEP_SECONDS}).scalar() != 1:
+        waited = time.monotonic() - asked
+        if waited >= LOCK_TIMEOUT_SECONDS:
+            raise RuntimeError(
+                f"another migrate held the migration lock for {LOCK_TIMEOUT_SECONDS} s"
+            )
+        log.info("waiting for the migration lock", extra={"waited_s": round(waited)})
     connection.commit()
-    if got != 1:
-        raise RuntimeError("could not take the migration lock")
     log.info("took the migration lock", extra={"waited_s": round(time.monotonic() - asked, 1)})
     try:
         yield

@@ -11,7 +11,7 @@ from fastapi_example.migrate import LOCK_NAME
 from fastapi_example.settings import PACKAGE_DIR
 from tests.e2e.release import Cluster, wait_until
 
-HOLD_SECONDS = 20
+HOLD_SECONDS = 35  # longer than the driver's read timeout (30 s): the wait goes on in steps
 
 
 def head() -> str:

@@ -14,6 +14,7 @@ from sqlalchemy import create_engine, inspect, text
 from sqlmodel import SQLModel
 
 from fastapi_example import models  # noqa: F401 - registers the tables
+from fastapi_example.migrate import LOCK_NAME
 from fastapi_example.settings import PACKAGE_DIR
 from tests.support import mariadb
 from tests.support.api_process import COMMAND, api_env, free_port, run_migrate
@@ -130,6 +131,29 @@ def test_downgrade_to_base_and_upgrade_again(database):
         engine.dispose()
     migrate_ok(env)
     assert len(rows(url, "SELECT id FROM versions")) == 9
+
+
+def test_a_migrate_waits_for_the_lock_longer_than_a_read_timeout():
+    # Another migrate holds the lock past the driver's read timeout (30 s at least): this one
+    # keeps waiting in short steps, then migrates, instead of losing its connection.
+    with mariadb.fresh_database() as name:
+        env = api_env(**mariadb.settings_env(name))
+        with mariadb.connect(name) as holder, holder.cursor() as cursor:
+            cursor.execute("SELECT GET_LOCK(%s, 0)", (LOCK_NAME,))
+            assert cursor.fetchone() == (1,)
+            waiting = subprocess.Popen(
+                [*COMMAND, "migrate"], env=env, cwd=REPO, stdout=subprocess.PIPE, text=True
+            )
+            try:
+                time.sleep(35)
+                assert waiting.poll() is None, waiting.stdout.read()
+            finally:
+                cursor.execute("SELECT RELEASE_LOCK(%s)", (LOCK_NAME,))
+        out, _ = waiting.communicate(timeout=120)
+    assert waiting.returncode == 0, out
+    messages = [json.loads(line)["message"] for line in out.splitlines()]
+    assert "waiting for the migration lock" in messages
+    assert messages[-1] == "database migrated and seeded"
 
 
 def test_an_unreachable_database_fails_after_the_bounded_wait():
