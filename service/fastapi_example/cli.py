@@ -50,9 +50,10 @@ def serve(settings: Settings, reload: bool) -> None:
 
 def migrate(settings: Settings, restore_admin: bool = False) -> None:
     from fastapi_example.db import make_engine
+    from fastapi_example.migrate import STATEMENT_TIMEOUT_SECONDS
     from fastapi_example.migrate import migrate as run_migrate
 
-    engine = make_engine(settings)
+    engine = make_engine(settings, read_timeout=STATEMENT_TIMEOUT_SECONDS)
     try:
         run_migrate(engine, settings)
         if restore_admin:

@@ -46,8 +46,9 @@ def is_sqlite(settings: Settings) -> bool:
     return make_url(settings.sqlalchemy_url).get_backend_name() == "sqlite"
 
 
-def make_engine(settings: Settings) -> Engine:
-    """The synchronous engine: migrate, the cleanup job, tests."""
+def make_engine(settings: Settings, read_timeout: float | None = None) -> Engine:
+    """The synchronous engine: migrate, the cleanup job, tests. On MySQL, `read_timeout`
+    bounds each wait for the server's answer (by default DB_STATEMENT_TIMEOUT, at least 30 s)."""
     url = settings.sqlalchemy_url
     if is_sqlite(settings):
         engine = create_engine(
@@ -62,7 +63,7 @@ def make_engine(settings: Settings) -> Engine:
         isolation_level="READ COMMITTED",
         connect_args={
             "connect_timeout": settings.db_connect_timeout,
-            "read_timeout": max(settings.db_statement_timeout, 30),
+            "read_timeout": read_timeout or max(settings.db_statement_timeout, 30),
             "write_timeout": max(settings.db_statement_timeout, 30),
         },
         pool_recycle=POOL_RECYCLE_SECONDS,

@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 LOCK_NAME = "fastapi_example_migrate"
 LOCK_TIMEOUT_SECONDS = 300
 LOCK_STEP_SECONDS = 5
+# A schema change on a large table, or one waiting for a long transaction to end with the
+# table, may take many minutes; a server that froze still ends a migrate within the hour.
+STATEMENT_TIMEOUT_SECONDS = 3600
 
 
 # MySQL errors that waiting does not cure: the server answered and refused.

@@ -4,13 +4,15 @@ import json
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from types import SimpleNamespace
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, inspect, make_url, text
 from sqlmodel import SQLModel
 
 from fastapi_example import models  # noqa: F401 - registers the tables
@@ -49,6 +51,37 @@ def migrate_ok(env: dict[str, str]) -> str:
     result = run_migrate(env)
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
+
+
+def downgrade(url: str, revision: str) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(PACKAGE_DIR / "migrations"))
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, revision)
+            connection.commit()
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def migrate_waiting(env: dict[str, str], seconds: float) -> Iterator[SimpleNamespace]:
+    """A migrate started now and still running `seconds` later; the block lets it go on, and
+    it must then end well: `.stdout` has its log."""
+    process = subprocess.Popen(
+        [*COMMAND, "migrate"], env=env, cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        time.sleep(seconds)
+        assert process.poll() is None, process.stdout.read()
+        finished = SimpleNamespace(stdout="")
+        yield finished
+        finished.stdout, _ = process.communicate(timeout=120)
+        assert process.returncode == 0, finished.stdout
+    finally:
+        process.kill()
 
 
 def rows(url: str, query: str) -> list[tuple]:
@@ -118,14 +151,9 @@ def test_the_versions_table_mirrors_the_versions_file(database, tmp_path):
 def test_downgrade_to_base_and_upgrade_again(database):
     env, url = database
     migrate_ok(env)
-    config = Config()
-    config.set_main_option("script_location", str(PACKAGE_DIR / "migrations"))
+    downgrade(url, "base")
     engine = create_engine(url)
     try:
-        with engine.connect() as connection:
-            config.attributes["connection"] = connection
-            command.downgrade(config, "base")
-            connection.commit()
         assert set(inspect(engine).get_table_names()) == {"alembic_version"}
     finally:
         engine.dispose()
@@ -134,26 +162,33 @@ def test_downgrade_to_base_and_upgrade_again(database):
 
 
 def test_a_migrate_waits_for_the_lock_longer_than_a_read_timeout():
-    # Another migrate holds the lock past the driver's read timeout (30 s at least): this one
-    # keeps waiting in short steps, then migrates, instead of losing its connection.
+    # Another migrate holds the lock past the driver's usual read timeout (30 s): this one
+    # waits, saying so in its log, then migrates.
     with mariadb.fresh_database() as name:
         env = api_env(**mariadb.settings_env(name))
         with mariadb.connect(name) as holder, holder.cursor() as cursor:
             cursor.execute("SELECT GET_LOCK(%s, 0)", (LOCK_NAME,))
             assert cursor.fetchone() == (1,)
-            waiting = subprocess.Popen(
-                [*COMMAND, "migrate"], env=env, cwd=REPO, stdout=subprocess.PIPE, text=True
-            )
-            try:
-                time.sleep(35)
-                assert waiting.poll() is None, waiting.stdout.read()
-            finally:
+            with migrate_waiting(env, 35) as waiting:
                 cursor.execute("SELECT RELEASE_LOCK(%s)", (LOCK_NAME,))
-        out, _ = waiting.communicate(timeout=120)
-    assert waiting.returncode == 0, out
-    messages = [json.loads(line)["message"] for line in out.splitlines()]
+    messages = [json.loads(line)["message"] for line in waiting.stdout.splitlines()]
     assert "waiting for the migration lock" in messages
     assert messages[-1] == "database migrated and seeded"
+
+
+@pytest.mark.parametrize("database", ["mariadb"], indirect=True)
+def test_a_schema_change_may_wait_longer_than_a_read_timeout(database):
+    # A transaction that read login_failures holds the table's metadata lock: the last
+    # migration's DROP TABLE waits for it past the driver's usual read timeout (30 s).
+    env, url = database
+    migrate_ok(env)
+    downgrade(url, "0006")
+    with mariadb.connect(make_url(url).database) as reader, reader.cursor() as cursor:
+        cursor.execute("BEGIN")
+        cursor.execute("SELECT COUNT(*) FROM login_failures")
+        with migrate_waiting(env, 35):
+            cursor.execute("COMMIT")
+    assert "login_failures" not in [row[0] for row in rows(url, "SHOW TABLES")]
 
 
 def test_an_unreachable_database_fails_after_the_bounded_wait():
