@@ -10,7 +10,11 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from fastapi_example.settings import get_settings
 
 TOO_LARGE = "Request body too large"
-HEAD_REFUSED = {408: "Request header not received in time", 431: "Request header fields too large"}
+HEAD_REFUSED = {
+    400: "Invalid HTTP request",
+    408: "Request header not received in time",
+    431: "Request header fields too large",
+}
 
 
 class BodyTooLarge(HTTPException):
@@ -81,7 +85,9 @@ class HeadLimitedHttpTools(HttpToolsProtocol):
 
     Past either cap the client gets 431 or 408, after the answers to the requests it sent
     before on the connection (HTTP/1.1 answers in order), and the connection is closed;
-    nothing after the refused head is read.
+    nothing after the refused head is read. A head the parser cannot read (a bad request
+    line, a header name with a space) is refused the same way with 400, in JSON like every
+    other answer of the API rather than uvicorn's plain text.
     """
 
     head_bytes = 0
@@ -123,12 +129,17 @@ class HeadLimitedHttpTools(HttpToolsProtocol):
             return
         in_head, heads_ended = self.in_head, self.heads_ended
         super().data_received(data)
-        if in_head and heads_ended == self.heads_ended and not self.transport.is_closing():
+        if self.refusal is not None or self.transport.is_closing():
+            return
+        if in_head and heads_ended == self.heads_ended:
             self.head_bytes += len(data)
             if self.head_bytes > self.max_head_bytes:
                 self.refuse(431, "Request Header Fields Too Large")
             else:
                 self.time_head()
+
+    def send_400_response(self, msg: str) -> None:
+        self.refuse(400, "Bad Request")  # uvicorn's message is not sent: the detail says it
 
     def time_head(self) -> None:
         if self.head_timer is None:

@@ -194,6 +194,38 @@ def test_an_endless_head_after_a_pipelined_request_is_refused_after_its_answer(a
     assert not errors_logged(api)
 
 
+MALFORMED_HEADS = [
+    b"NOT-HTTP-AT-ALL %s\r\n\r\n",
+    b"GET /roles%s HTTP/1.1 trailing\r\nHost: api\r\n\r\n",
+    b"GET /roles HTTP/1.1\r\nHost: api\r\nBad Name %s: x\r\n\r\n",
+    b"GET /roles HTTP/1.1\r\nHost: api\r\nX-Control: %s\x01\x7f\r\n\r\n",
+    b"GET /roles HTTP/1.1\r\nHost: api\r\nContent-Length: -1%s\r\n\r\n",
+    b"\x00\x16\x03\x01%s\r\n\r\n",  # a TLS handshake's first bytes on the plain port
+]
+
+
+@pytest.mark.parametrize("head", MALFORMED_HEADS)
+def test_a_malformed_head_is_a_json_400_that_quotes_nothing(api, head):
+    marker = uuid.uuid4().hex.encode()
+    with connect(api) as sock:
+        sock.sendall(head % marker)
+        response = answer(sock)  # and the server closes the connection
+    status, _, body = response.partition(b"\r\n\r\n")
+    assert status.startswith(b"HTTP/1.1 400 Bad Request\r\n"), response[:100]
+    assert b"content-type: application/json" in status
+    assert json.loads(body) == {"detail": "Invalid HTTP request"}
+    assert marker.decode() not in api.log_text()
+    assert not errors_logged(api)
+
+
+def test_a_malformed_head_after_a_pipelined_request_is_refused_after_its_answer(api):
+    with connect(api) as sock:
+        sock.sendall(b"GET /roles HTTP/1.1\r\nHost: api\r\n\r\nGET /roles HTTP/1.1 x\r\n\r\n")
+        assert responses(sock) == [b"HTTP/1.1 200 OK", b"HTTP/1.1 400 Bad Request"]
+    with api.client() as client:  # and serves others as before
+        assert client.get("/roles").status_code == 200
+
+
 def errors_logged(api) -> list[dict]:
     return [entry for entry in api.log_entries() if entry["level"] == "ERROR"]
 
