@@ -50,9 +50,16 @@ def serve(settings: Settings, reload: bool) -> None:
 
 def migrate(settings: Settings, restore_admin: bool = False) -> None:
     from fastapi_example.db import make_engine
-    from fastapi_example.migrate import STATEMENT_TIMEOUT_SECONDS
+    from fastapi_example.migrate import STATEMENT_TIMEOUT_SECONDS, wait_for_database
     from fastapi_example.migrate import migrate as run_migrate
 
+    # Waited for with the usual read timeout, not the schema changes' hour: a server that
+    # takes connections and never answers (a frozen process does) fails the wait in time.
+    probe = make_engine(settings)
+    try:
+        wait_for_database(probe, settings.db_wait_seconds, create=True)
+    finally:
+        probe.dispose()
     engine = make_engine(settings, read_timeout=STATEMENT_TIMEOUT_SECONDS)
     try:
         run_migrate(engine, settings)

@@ -26,6 +26,7 @@ LOCK_STEP_SECONDS = 5
 # A schema change on a large table, or one waiting for a long transaction to end with the
 # table, may take many minutes; a server that froze still ends a migrate within the hour.
 STATEMENT_TIMEOUT_SECONDS = 3600
+CREATE_TIMEOUT_SECONDS = 60
 
 
 # MySQL errors that waiting does not cure: the server answered and refused.
@@ -42,8 +43,16 @@ def create_database(engine: Engine) -> None:
     """CREATE DATABASE for a server that has none of that name, when the user may; else a
     plain error instead of waiting for a database nobody will create."""
     name, user = engine.url.database, engine.url.username
-    # The server without a database ("": None would keep the URL's).
-    server = create_engine(engine.url.set(database=""), poolclass=NullPool)
+    # The server without a database ("": None would keep the URL's), its answers awaited no
+    # longer than a schema change's would be (pymysql's default is to wait forever).
+    server = create_engine(
+        engine.url.set(database=""),
+        poolclass=NullPool,
+        connect_args={
+            "read_timeout": CREATE_TIMEOUT_SECONDS,
+            "write_timeout": CREATE_TIMEOUT_SECONDS,
+        },
+    )
     try:
         with server.connect() as connection:
             connection.execute(
@@ -154,7 +163,7 @@ def seed(session: Session, settings: Settings) -> None:
 
 
 def migrate(engine: Engine, settings: Settings) -> None:
-    wait_for_database(engine, settings.db_wait_seconds, create=True)
+    """Lock, upgrade, seed, on a database that answers (`wait_for_database` first)."""
     with engine.connect() as connection, migration_lock(connection):
         upgrade_schema(connection)
         with Session(bind=connection) as session:

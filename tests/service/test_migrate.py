@@ -1,6 +1,7 @@
 """`fastapi-example migrate` on SQLite and MariaDB: schema, seed, idempotence, failures."""
 
 import json
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -208,6 +209,25 @@ def test_an_unreachable_database_fails_after_the_bounded_wait():
         json.loads(line).get("message") == "waiting for the database"
         for line in result.stdout.splitlines()
     )
+
+
+def test_a_database_that_takes_the_connection_and_never_answers_fails_the_wait():
+    """What a frozen server does (its kernel still completes the TCP handshake): migrate
+    gives up after the usual read timeout, not after the hour a schema change may take."""
+    port = free_port()
+    with socket.create_server(("127.0.0.1", port), backlog=16):  # listens, never accepts
+        env = api_env(
+            **{**mariadb.settings_env("fe_test_silent"), "DB_PORT": str(port)},
+            DB_WAIT_SECONDS="1",
+        )
+        started = time.monotonic()
+        result = run_migrate(env, timeout=300)
+        waited = time.monotonic() - started
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert waited < 120  # one read timeout (30 s); the schema changes' would be 3600 s
+    last = json.loads(result.stdout.splitlines()[-1])
+    assert last["message"] == "migrate failed"
+    assert "OperationalError" in last["error"]
 
 
 @pytest.mark.parametrize("password", ["admin", ""])
