@@ -97,7 +97,10 @@ MAX_PAGE = MAX_ID
 Page = Annotated[int, Ge(1), Le(MAX_PAGE), BeforeValidator(_decimal)]
 Limit = Annotated[int, Ge(1), Le(100), BeforeValidator(_decimal)]
 # A list filter's text: a case-insensitive substring.
-Filter = Annotated[Text | None, pydantic.Field(min_length=1, max_length=100)]
+Filter = (
+    Annotated[str, StringConstraints(min_length=1, max_length=100), AfterValidator(_storable)]
+    | None
+)
 
 ADMIN_ROLE_ID = 1
 USER_ROLE_ID = 2

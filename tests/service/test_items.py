@@ -1,5 +1,7 @@
 """Items: CRUD, ownership, unique names, filters and paging."""
 
+import pytest
+
 from fastapi_example.models import ItemPublic, ItemsPage
 from tests.service.conftest import unique
 
@@ -134,6 +136,23 @@ def test_paging_bounds(client, new_account):
     assert ok.status_code == 200 and ok.json()["limit"] == 100
     default = client.get("/items", headers=owner.headers).json()
     assert default["limit"] == 20 and default["page"] == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("x" * 101, "String should have at most 100 characters"),
+        ("", "String should have at least 1 character"),
+    ],
+)
+@pytest.mark.parametrize("field", ["name", "description"])
+def test_a_filter_of_the_wrong_length_is_a_422_that_says_characters(
+    client, new_account, field, text, error
+):
+    response = client.get("/items", params={field: text}, headers=new_account().headers)
+    assert response.status_code == 422
+    [detail] = response.json()["detail"]
+    assert detail["loc"] == ["query", field] and detail["msg"] == error
 
 
 def test_a_page_is_exactly_its_model_serialized(client, new_account):
