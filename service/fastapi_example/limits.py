@@ -10,7 +10,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from fastapi_example.settings import get_settings
 
 TOO_LARGE = "Request body too large"
-HEAD_REFUSED = {
+REFUSED = {
     400: "Invalid HTTP request",
     408: "Request header not received in time",
     431: "Request header fields too large",
@@ -72,6 +72,16 @@ class BodyLimit:
         return await self.app(scope, limited_receive, send)
 
 
+def refusal(status: int, reason: str) -> bytes:
+    """A whole answer from the server itself, in the API's error shape, closing the connection."""
+    body = json.dumps({"detail": REFUSED[status]}).encode()
+    return (
+        b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\n"
+        b"content-length: %d\r\nconnection: close\r\n\r\n%s"
+        % (status, reason.encode(), len(body), body)
+    )
+
+
 class HeadLimitedHttpTools(HttpToolsProtocol):
     """uvicorn's httptools protocol with caps on a request's head (its line and headers):
     MAX_HEADER_BYTES and HEADER_TIMEOUT_SECONDS.
@@ -87,7 +97,8 @@ class HeadLimitedHttpTools(HttpToolsProtocol):
     before on the connection (HTTP/1.1 answers in order), and the connection is closed;
     nothing after the refused head is read. A head the parser cannot read (a bad request
     line, a header name with a space) is refused the same way with 400, in JSON like every
-    other answer of the API rather than uvicorn's plain text.
+    other answer of the API rather than uvicorn's plain text; so is a body it cannot read
+    (a bad chunk), at once.
     """
 
     head_bytes = 0
@@ -139,7 +150,16 @@ class HeadLimitedHttpTools(HttpToolsProtocol):
                 self.time_head()
 
     def send_400_response(self, msg: str) -> None:
-        self.refuse(400, "Bad Request")  # uvicorn's message is not sent: the detail says it
+        """What the parser could not read; uvicorn's message is not sent (the detail says it)."""
+        if self.in_head:  # a request's head: refused in its turn, like a head over the cap
+            self.refuse(400, "Bad Request")
+            return
+        # The body of the request being served (a bad chunk): it can never be read to its
+        # end, so the answer cannot wait for the route. It is answered now, unless the route
+        # began its own, and the connection closed: the route's read sees the client gone.
+        if self.cycle is None or not self.cycle.response_started:
+            self.transport.write(refusal(400, "Bad Request"))
+        self.transport.close()
 
     def time_head(self) -> None:
         if self.head_timer is None:
@@ -150,12 +170,7 @@ class HeadLimitedHttpTools(HttpToolsProtocol):
     def refuse(self, status: int, reason: str) -> None:
         if self.refusal is not None or self.transport.is_closing():
             return  # refused already (a timer can fire after a 431), or closed
-        body = json.dumps({"detail": HEAD_REFUSED[status]}).encode()
-        self.refusal = (
-            b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\n"
-            b"content-length: %d\r\nconnection: close\r\n\r\n%s"
-            % (status, reason.encode(), len(body), body)
-        )
+        self.refusal = refusal(status, reason)
         self.flow.pause_reading()
         self.send_refusal()
 

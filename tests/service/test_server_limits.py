@@ -218,6 +218,20 @@ def test_a_malformed_head_is_a_json_400_that_quotes_nothing(api, head):
     assert not errors_logged(api)
 
 
+def test_a_body_the_server_cannot_read_is_a_json_400_at_once(api):
+    """A bad chunk in the body of the request being served: the route would wait for the
+    rest of a body that can never come, so the server answers and closes at once."""
+    with connect(api) as sock:
+        sock.sendall(
+            b"POST /auth/refresh HTTP/1.1\r\nHost: api\r\nContent-Type: application/json\r\n"
+            b'Transfer-Encoding: chunked\r\n\r\n5\r\n{"a":\r\nnot-a-size\r\n'
+        )
+        response = answer(sock)  # the socket's timeout would end a wait for a body
+    assert response.startswith(b"HTTP/1.1 400 Bad Request\r\n"), response[:100]
+    assert response.endswith(b'{"detail": "Invalid HTTP request"}')
+    assert not errors_logged(api)
+
+
 def test_a_malformed_head_after_a_pipelined_request_is_refused_after_its_answer(api):
     with connect(api) as sock:
         sock.sendall(b"GET /roles HTTP/1.1\r\nHost: api\r\n\r\nGET /roles HTTP/1.1 x\r\n\r\n")
