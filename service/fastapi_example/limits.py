@@ -181,7 +181,7 @@ class HeadLimitedHttpTools(HttpToolsProtocol):
             self.send_refusal()
 
     def send_refusal(self) -> None:
-        """The 431 or 408, once the requests before the refused head are answered."""
+        """The refused head's answer, once the requests before it are answered."""
         answering = self.cycle is not None and not self.cycle.response_complete
         if self.pipeline or answering or self.transport.is_closing():
             return
