@@ -15,10 +15,10 @@ log = logging.getLogger("fastapi_example")
 def serve(settings: Settings, reload: bool) -> None:
     import uvicorn
 
-    from fastapi_example.limits import HeadLimitedHttpTools
+    from fastapi_example.limits import LimitedHttpTools
 
     options = dict(
-        http=HeadLimitedHttpTools,
+        http=LimitedHttpTools,
         host=settings.host,
         port=settings.port,
         proxy_headers=True,

@@ -1,8 +1,9 @@
 """Limits on what a client sends: its request's head (the server: size and time) and body
-(the app: size)."""
+(the app: size; the server: time)."""
 
 import asyncio
 import json
+from http import HTTPStatus
 
 from fastapi import HTTPException
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -10,11 +11,10 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from fastapi_example.settings import get_settings
 
 TOO_LARGE = "Request body too large"
-REFUSED = {
-    400: "Invalid HTTP request",
-    408: "Request header not received in time",
-    431: "Request header fields too large",
-}
+HEAD_TOO_LARGE = "Request header fields too large"
+HEAD_TOO_SLOW = "Request header not received in time"
+BODY_TOO_SLOW = "Request body not received in time"
+UNPARSABLE = "Invalid HTTP request"
 
 
 class BodyTooLarge(HTTPException):
@@ -72,19 +72,20 @@ class BodyLimit:
         return await self.app(scope, limited_receive, send)
 
 
-def refusal(status: int, reason: str) -> bytes:
+def refusal(status: int, detail: str) -> bytes:
     """A whole answer from the server itself, in the API's error shape, closing the connection."""
-    body = json.dumps({"detail": REFUSED[status]}).encode()
+    body = json.dumps({"detail": detail}).encode()
     return (
         b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\n"
         b"content-length: %d\r\nconnection: close\r\n\r\n%s"
-        % (status, reason.encode(), len(body), body)
+        % (status, HTTPStatus(status).phrase.encode(), len(body), body)
     )
 
 
-class HeadLimitedHttpTools(HttpToolsProtocol):
+class LimitedHttpTools(HttpToolsProtocol):
     """uvicorn's httptools protocol with caps on a request's head (its line and headers):
-    MAX_HEADER_BYTES and HEADER_TIMEOUT_SECONDS.
+    MAX_HEADER_BYTES and HEADER_TIMEOUT_SECONDS; and on the time its body takes to arrive:
+    BODY_TIMEOUT_SECONDS.
 
     httptools keeps a header's value until the value ends, however long it is, and uvicorn
     sets no limit of its own: a client could send one endless header. Each chunk read in a
@@ -99,6 +100,12 @@ class HeadLimitedHttpTools(HttpToolsProtocol):
     line, a header name with a space) is refused the same way with 400, in JSON like every
     other answer of the API rather than uvicorn's plain text; so is a body it cannot read
     (a bad chunk), at once.
+
+    A body not all received BODY_TIMEOUT_SECONDS after its head is answered 408 and the
+    connection closed (the route's read sees the client gone): uvicorn waits for a body as
+    long as the client keeps the connection, so a body sent a byte at a time would hold a
+    request open. The body is read before the route's dependencies: it holds no database
+    connection meanwhile.
     """
 
     head_bytes = 0
@@ -106,6 +113,7 @@ class HeadLimitedHttpTools(HttpToolsProtocol):
     heads_ended = 0
     refusal: bytes | None = None  # the answer to a refused head, once the others are sent
     head_timer: asyncio.TimerHandle | None = None
+    body_timer: asyncio.TimerHandle | None = None
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -113,14 +121,16 @@ class HeadLimitedHttpTools(HttpToolsProtocol):
         settings = get_settings()
         self.max_head_bytes = settings.max_header_bytes
         self.head_seconds = settings.header_timeout_seconds
+        self.body_seconds = settings.body_timeout_seconds
 
     def connection_made(self, transport) -> None:
         super().connection_made(transport)
         self.time_head()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self.head_timer is not None:
-            self.head_timer.cancel()
+        for timer in (self.head_timer, self.body_timer):
+            if timer is not None:
+                timer.cancel()
         super().connection_lost(exc)
 
     def on_headers_complete(self) -> None:
@@ -134,6 +144,9 @@ class HeadLimitedHttpTools(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         super().on_message_complete()
         self.in_head = True  # the next request's head, if any, comes next
+        if self.body_timer is not None:
+            self.body_timer.cancel()
+            self.body_timer = None
 
     def data_received(self, data: bytes) -> None:
         if self.refusal is not None:
@@ -145,32 +158,44 @@ class HeadLimitedHttpTools(HttpToolsProtocol):
         if in_head and heads_ended == self.heads_ended:
             self.head_bytes += len(data)
             if self.head_bytes > self.max_head_bytes:
-                self.refuse(431, "Request Header Fields Too Large")
+                self.refuse(431, HEAD_TOO_LARGE)
             else:
                 self.time_head()
+        elif not self.in_head and self.body_timer is None:
+            # A head ended and its body has not all come (one that came with it ended too).
+            self.body_timer = self.loop.call_later(self.body_seconds, self.body_too_slow)
 
     def send_400_response(self, msg: str) -> None:
         """What the parser could not read; uvicorn's message is not sent (the detail says it)."""
         if self.in_head:  # a request's head: refused in its turn, like a head over the cap
-            self.refuse(400, "Bad Request")
+            self.refuse(400, UNPARSABLE)
+        else:  # the body of the request being served (a bad chunk): it can never end
+            self.end_body(400, UNPARSABLE)
+
+    def body_too_slow(self) -> None:
+        self.body_timer = None
+        self.end_body(408, BODY_TOO_SLOW)
+
+    def end_body(self, status: int, detail: str) -> None:
+        """Refuse the body being read: the answer cannot wait for the route, which waits for
+        the body. Answered now, unless the route began its own answer, and the connection
+        closed: the route's read sees the client gone."""
+        if self.transport.is_closing():
             return
-        # The body of the request being served (a bad chunk): it can never be read to its
-        # end, so the answer cannot wait for the route. It is answered now, unless the route
-        # began its own, and the connection closed: the route's read sees the client gone.
         if self.cycle is None or not self.cycle.response_started:
-            self.transport.write(refusal(400, "Bad Request"))
+            self.transport.write(refusal(status, detail))
         self.transport.close()
 
     def time_head(self) -> None:
         if self.head_timer is None:
             self.head_timer = self.loop.call_later(
-                self.head_seconds, self.refuse, 408, "Request Timeout"
+                self.head_seconds, self.refuse, 408, HEAD_TOO_SLOW
             )
 
-    def refuse(self, status: int, reason: str) -> None:
+    def refuse(self, status: int, detail: str) -> None:
         if self.refusal is not None or self.transport.is_closing():
             return  # refused already (a timer can fire after a 431), or closed
-        self.refusal = refusal(status, reason)
+        self.refusal = refusal(status, detail)
         self.flow.pause_reading()
         self.send_refusal()
 

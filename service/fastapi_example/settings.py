@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     # How long a client may take to send a request's head (a connection's first, or one
     # it has begun): a head never finished would hold its connection open.
     header_timeout_seconds: PositiveFloat = 10.0
+    # How long a request's body may take to arrive after its head: a body sent a byte at a
+    # time would hold its request open.
+    body_timeout_seconds: PositiveFloat = 10.0
     graceful_shutdown_seconds: int = 20
 
     admin_username: str = "admin"

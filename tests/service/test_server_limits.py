@@ -18,6 +18,7 @@ from tests.support.api_process import (
     COMMAND,
     ApiProcess,
     api_env,
+    bearer,
     login,
     run_migrate,
     served,
@@ -27,11 +28,16 @@ pytestmark = pytest.mark.slow
 CHUNK = b"x" * 65536
 SEND_AT_MOST = 64 * 1024 * 1024  # what the client would send if the server never stopped it
 HEAD_SECONDS = 3
+BODY_SECONDS = 3
 
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory):
-    with served(tmp_path_factory.mktemp("limits"), HEADER_TIMEOUT_SECONDS=str(HEAD_SECONDS)) as api:
+    with served(
+        tmp_path_factory.mktemp("limits"),
+        HEADER_TIMEOUT_SECONDS=str(HEAD_SECONDS),
+        BODY_TIMEOUT_SECONDS=str(BODY_SECONDS),
+    ) as api:
         yield api
 
 
@@ -230,6 +236,55 @@ def test_a_body_the_server_cannot_read_is_a_json_400_at_once(api):
     assert response.startswith(b"HTTP/1.1 400 Bad Request\r\n"), response[:100]
     assert response.endswith(b'{"detail": "Invalid HTTP request"}')
     assert not errors_logged(api)
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+def test_a_body_sent_too_slowly_is_408_and_the_connection_closed(api, framing):
+    """A byte of the body every second, for longer than BODY_TIMEOUT_SECONDS: refused at
+    the timeout, not served whenever the client finishes."""
+    with api.client() as client:
+        tokens = login(client, *ADMIN)
+    token = tokens["access_token"]
+    body = json.dumps({"name": f"slow-{uuid.uuid4().hex[:8]}"}).encode()
+    length = b"Content-Length: %d" % len(body)
+    if framing == "chunked":
+        length, body = b"Transfer-Encoding: chunked", b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    with connect(api) as sock:
+        sock.sendall(
+            b"POST /items HTTP/1.1\r\nHost: api\r\nContent-Type: application/json\r\n"
+            b"Authorization: Bearer %s\r\n%s\r\n\r\n" % (token.encode(), length)
+        )
+        started = time.monotonic()
+        try:
+            for byte in body[:-1]:  # never the last: the body would be complete
+                sock.sendall(bytes([byte]))
+                time.sleep(1)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # closed by the server: what the test expects
+        response = answer(sock)
+        waited = time.monotonic() - started
+    assert response.startswith(b"HTTP/1.1 408 Request Timeout\r\n"), response[:100]
+    assert response.endswith(b'{"detail": "Request body not received in time"}')
+    assert BODY_SECONDS - 1 <= waited < BODY_SECONDS + 10
+    with api.client() as client:  # nothing was created, and the server serves others
+        items = client.get("/items", params={"name": "slow-"}, headers=bearer(tokens)).json()
+        assert items["total"] == 0
+
+
+def test_a_body_that_arrives_in_time_in_pieces_is_served(api):
+    with api.client() as client:
+        token = login(client, *ADMIN)["access_token"]
+    body = json.dumps({"name": f"pieces-{uuid.uuid4().hex[:8]}"}).encode()
+    with connect(api) as sock:
+        sock.sendall(
+            b"POST /items HTTP/1.1\r\nHost: api\r\nContent-Type: application/json\r\n"
+            b"Authorization: Bearer %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
+            % (token.encode(), len(body))
+        )
+        for piece in (body[:5], body[5:10], body[10:]):
+            time.sleep(0.5)
+            sock.sendall(piece)
+        assert responses(sock) == [b"HTTP/1.1 201 Created"]
 
 
 def test_a_malformed_head_after_a_pipelined_request_is_refused_after_its_answer(api):
