@@ -43,8 +43,8 @@ def create_database(engine: Engine) -> None:
     """CREATE DATABASE for a server that has none of that name, when the user may; else a
     plain error instead of waiting for a database nobody will create."""
     name, user = engine.url.database, engine.url.username
-    # The server without a database ("": None would keep the URL's), its answers awaited no
-    # longer than a schema change's would be (pymysql's default is to wait forever).
+    # The server without a database ("": None would keep the URL's), its answers awaited
+    # for a bounded time (pymysql's default is to wait forever).
     server = create_engine(
         engine.url.set(database=""),
         poolclass=NullPool,
