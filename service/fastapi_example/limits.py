@@ -15,6 +15,9 @@ HEAD_TOO_LARGE = "Request header fields too large"
 HEAD_TOO_SLOW = "Request header not received in time"
 BODY_TOO_SLOW = "Request body not received in time"
 UNPARSABLE = "Invalid HTTP request"
+# Set in a request's ASGI scope when the server answered it itself while its route ran: the
+# access log and the metrics report what the client was sent, not what the route made.
+SERVER_STATUS_KEY = "fastapi_example.server_status"
 
 
 class BodyTooLarge(HTTPException):
@@ -179,11 +182,14 @@ class LimitedHttpTools(HttpToolsProtocol):
     def end_body(self, status: int, detail: str) -> None:
         """Refuse the body being read: the answer cannot wait for the route, which waits for
         the body. Answered now, unless the route began its own answer, and the connection
-        closed: the route's read sees the client gone."""
+        closed: the route's read sees the client gone, and whatever it answers then is
+        logged as the status the client got."""
         if self.transport.is_closing():
             return
         if self.cycle is None or not self.cycle.response_started:
             self.transport.write(refusal(status, detail))
+            if self.cycle is not None:
+                self.cycle.scope[SERVER_STATUS_KEY] = status
         self.transport.close()
 
     def time_head(self) -> None:

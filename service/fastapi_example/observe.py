@@ -4,6 +4,7 @@ passwords and tokens."""
 
 from time import perf_counter
 
+from fastapi_example.limits import SERVER_STATUS_KEY
 from fastapi_example.logs import access_log, clean_request_id, request_id_var
 from fastapi_example.metrics import UNCOUNTED_PATHS, Metrics
 
@@ -39,6 +40,7 @@ class ObserveRequests:
             seconds = perf_counter() - started
             # Before the request is counted: in flight + counted never exceeds those started.
             in_flight.dec()
+            status = scope.get(SERVER_STATUS_KEY, status)
             path = scope["path"]
             # FastAPI leaves the matched route in the scope; none for the static files mounted
             # at / nor for a 404: "none" in the metrics, as the instrumentator names them, and

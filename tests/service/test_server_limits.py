@@ -236,6 +236,7 @@ def test_a_body_the_server_cannot_read_is_a_json_400_at_once(api):
     assert response.startswith(b"HTTP/1.1 400 Bad Request\r\n"), response[:100]
     assert response.endswith(b'{"detail": "Invalid HTTP request"}')
     assert not errors_logged(api)
+    assert logged_status(api, "POST", "/auth/refresh") == 400
 
 
 @pytest.mark.parametrize("framing", ["content-length", "chunked"])
@@ -266,6 +267,7 @@ def test_a_body_sent_too_slowly_is_408_and_the_connection_closed(api, framing):
     assert response.startswith(b"HTTP/1.1 408 Request Timeout\r\n"), response[:100]
     assert response.endswith(b'{"detail": "Request body not received in time"}')
     assert BODY_SECONDS - 1 <= waited < BODY_SECONDS + 10
+    assert logged_status(api, "POST", "/items") == 408
     with api.client() as client:  # nothing was created, and the server serves others
         items = client.get("/items", params={"name": "slow-"}, headers=bearer(tokens)).json()
         assert items["total"] == 0
@@ -297,6 +299,22 @@ def test_a_malformed_head_after_a_pipelined_request_is_refused_after_its_answer(
 
 def errors_logged(api) -> list[dict]:
     return [entry for entry in api.log_entries() if entry["level"] == "ERROR"]
+
+
+def logged_status(api, method: str, route: str) -> int:
+    """The status in the access log's last line for the route: what the client was sent."""
+    for _ in range(50):  # the line is written when the route's handler has returned
+        lines = [
+            entry
+            for entry in api.log_entries()
+            if entry["message"] == "request"
+            and entry["method"] == method
+            and entry["route"] == route
+        ]
+        if lines:
+            return lines[-1]["status"]
+        time.sleep(0.1)
+    raise AssertionError(f"no access line for {method} {route}")
 
 
 @pytest.mark.parametrize("sent", [b"", b"GET /roles HTTP/1.1\r\nHost: api\r\n"])
