@@ -117,6 +117,7 @@ class LimitedHttpTools(HttpToolsProtocol):
     refusal: bytes | None = None  # the answer to a refused head, once the others are sent
     head_timer: asyncio.TimerHandle | None = None
     body_timer: asyncio.TimerHandle | None = None
+    client_done = False  # the client closed its side: answer what it sent, then close
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -135,6 +136,18 @@ class LimitedHttpTools(HttpToolsProtocol):
             if timer is not None:
                 timer.cancel()
         super().connection_lost(exc)
+
+    def eof_received(self) -> bool | None:
+        """The client closed its sending side (a half-close, as `nc -N` and some proxies do
+        after a request): its complete requests are still answered, then the connection is
+        closed. uvicorn closed it at once, and such a client got no answer. A body cut short
+        can never end: the connection closes now (the route sees the client gone)."""
+        if not self.in_head:
+            return None
+        self.client_done = True
+        if self.pipeline or (self.cycle is not None and not self.cycle.response_complete):
+            return True  # the transport stays open for the answers
+        return None
 
     def on_headers_complete(self) -> None:
         self.in_head, self.head_bytes = False, 0
@@ -210,6 +223,8 @@ class LimitedHttpTools(HttpToolsProtocol):
         if self.refusal is not None:
             self.flow.pause_reading()  # uvicorn resumed it for a next request
             self.send_refusal()
+        elif self.client_done and self.cycle.response_complete and not self.pipeline:
+            self.transport.close()  # the last answer to a client that sends no more
 
     def send_refusal(self) -> None:
         """The refused head's answer, once the requests before it are answered."""

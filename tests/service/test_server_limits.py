@@ -343,3 +343,36 @@ def test_a_head_trickled_slower_than_the_timeout_is_408_after_the_answers_before
             pass
         assert responses(sock) == [b"HTTP/1.1 200 OK", b"HTTP/1.1 408 Request Timeout"]
     assert HEAD_SECONDS - 0.5 < time.monotonic() - started < HEAD_SECONDS + 20
+
+
+def test_a_client_that_half_closes_after_its_requests_gets_every_answer(api):
+    """A client may close its sending side once its requests are sent (`nc -N` does): the
+    server answers them all, then closes."""
+    with connect(api) as sock:
+        sock.sendall(
+            b"GET /roles HTTP/1.1\r\nHost: api\r\n\r\nGET /healthz HTTP/1.1\r\nHost: api\r\n\r\n"
+        )
+        sock.shutdown(socket.SHUT_WR)
+        started = time.monotonic()
+        assert responses(sock) == [b"HTTP/1.1 200 OK", b"HTTP/1.1 200 OK"]
+        assert time.monotonic() - started < 5  # closed after the answers, not at a timeout
+
+
+def test_a_body_cut_short_by_a_half_close_is_dropped_at_once(api):
+    with api.client() as client:
+        tokens = login(client, *ADMIN)
+    with connect(api) as sock:
+        sock.sendall(
+            b"POST /items HTTP/1.1\r\nHost: api\r\nContent-Type: application/json\r\n"
+            b'Authorization: Bearer %s\r\nContent-Length: 100\r\n\r\n{"name": "cut-'
+            % tokens["access_token"].encode()
+        )
+        sock.shutdown(socket.SHUT_WR)
+        started = time.monotonic()
+        assert answer(sock) == b""
+        assert time.monotonic() - started < BODY_SECONDS
+    with api.client() as client:
+        assert (
+            client.get("/items", params={"name": "cut-"}, headers=bearer(tokens)).json()["total"]
+            == 0
+        )
