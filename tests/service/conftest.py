@@ -1,6 +1,7 @@
 """The API suite runs twice: on SQLite and on MariaDB (a fresh database per run), in a random
 order (SERVICE_TESTS_SEED=<n> repeats one): no test may depend on what another left behind."""
 
+import asyncio
 import os
 import random
 import uuid
@@ -11,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from fastapi_example.cli import migrate
+from fastapi_example.db import Database
 from fastapi_example.main import create_app
 from fastapi_example.settings import Settings
 from tests.support import mariadb
@@ -74,6 +76,20 @@ def make_settings(database: str | None, tmp_dir, **overrides) -> Settings:
 def migrated(settings: Settings) -> Settings:
     migrate(settings)  # what `fastapi-example migrate` does
     return settings
+
+
+def run_on_database(api_settings: Settings, scenario, **settings):
+    """scenario(database) on a fresh Database of the suite's backend, disposed of after."""
+    database = Database(api_settings.model_copy(update=settings))
+
+    async def main():
+        await database.start()
+        try:
+            return await scenario(database)
+        finally:
+            await database.dispose()
+
+    return asyncio.run(main())
 
 
 @pytest.fixture(scope="session", params=["sqlite", "mariadb"])

@@ -14,25 +14,11 @@ from fastapi_example import db as db_module
 from fastapi_example.db import Database, DatabaseUnavailable, UniqueViolation
 from fastapi_example.dialects import MySQL, SQLite
 from fastapi_example.main import create_app
-from tests.service.conftest import ADMIN, bearer, login, unique
+from tests.service.conftest import ADMIN, bearer, login, run_on_database, unique
 from tests.support import mariadb
 
 MARIADB = pytest.mark.parametrize("backend", ["mariadb"], indirect=True)
 SQLITE = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-
-
-def run(api_settings, scenario, **settings):
-    """scenario(database) on a fresh Database of the suite's backend, disposed of after."""
-    database = Database(api_settings.model_copy(update=settings))
-
-    async def main():
-        await database.start()
-        try:
-            return await scenario(database)
-        finally:
-            await database.dispose()
-
-    return asyncio.run(main())
 
 
 def test_one_sql_text_for_both_drivers():
@@ -68,7 +54,7 @@ def test_datetimes_come_back_aware_in_utc_and_are_stored_in_utc(api_settings):
         await database.execute("DELETE FROM login_throttle WHERE bucket = ?", name)
         return found, as_text
 
-    found, as_text = run(api_settings, scenario)
+    found, as_text = run_on_database(api_settings, scenario)
     for row in (found, as_text):
         assert row["window_started"] == local
         assert row["window_started"].tzinfo == UTC and row["window_started"].hour == 1
@@ -81,7 +67,7 @@ def test_a_percent_sign_reaches_the_database_as_written(api_settings):
         bound = await database.fetch_one("SELECT '5%' AS text, ? AS n", 1)
         return alone["text"], bound["text"]
 
-    assert run(api_settings, scenario) == ("5%", "5%")
+    assert run_on_database(api_settings, scenario) == ("5%", "5%")
 
 
 @MARIADB
@@ -99,7 +85,7 @@ def test_statements_with_parameters_are_prepared_once_per_connection(api_setting
             after = await counts()
         return {name: after[name] - before[name] for name in after}
 
-    done = run(api_settings, scenario)
+    done = run_on_database(api_settings, scenario)
     assert done["Com_stmt_prepare"] == 1 and done["Com_stmt_execute"] == 3
 
 
@@ -111,7 +97,7 @@ def test_a_refused_write_is_a_unique_violation_and_the_connection_stays(api_sett
             assert not connection.broken
             return [row["name"] for row in await connection.fetch_all("SELECT name FROM roles")]
 
-    assert sorted(run(api_settings, scenario)) == ["admin", "user"]
+    assert sorted(run_on_database(api_settings, scenario)) == ["admin", "user"]
 
 
 @SQLITE
@@ -148,7 +134,7 @@ def test_sqlite_that_cannot_write_is_unavailable_and_a_wrong_statement_is_not(
         while any(thread.is_alive() for thread in opened) and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
 
-    run(api_settings, scenario)
+    run_on_database(api_settings, scenario)
 
 
 def test_an_update_counts_the_rows_it_matched(api_settings, new_account):
@@ -158,7 +144,7 @@ def test_an_update_counts_the_rows_it_matched(api_settings, new_account):
         sql = "UPDATE users SET role_id = role_id WHERE id = ?"  # matched, not changed
         return [await database.execute(sql, owner.id), await database.execute(sql, 0)]
 
-    assert run(api_settings, scenario) == [1, 0]
+    assert run_on_database(api_settings, scenario) == [1, 0]
 
 
 def test_a_delete_answers_no_rows_and_its_row_count(api_settings):
@@ -175,7 +161,7 @@ def test_a_delete_answers_no_rows_and_its_row_count(api_settings):
         again = await database.execute("DELETE FROM login_throttle WHERE bucket IN (?, ?)", *names)
         return deleted, again
 
-    deleted, again = run(api_settings, scenario)
+    deleted, again = run_on_database(api_settings, scenario)
     assert deleted.rows == [] and deleted.rowcount == 2
     assert again == 0
 
@@ -191,7 +177,7 @@ def test_more_requests_than_connections_wait_their_turn(api_settings):
         return await asyncio.gather(*(hold(n) for n in range(6)))
 
     started = time.monotonic()
-    assert run(api_settings, scenario, db_pool_size=2) == list(range(6))
+    assert run_on_database(api_settings, scenario, db_pool_size=2) == list(range(6))
     assert time.monotonic() - started >= 0.15  # three rounds of two
 
 
@@ -215,7 +201,7 @@ def test_a_waiting_request_gets_the_next_connection_before_a_newcomer(api_settin
         await waiting
         return order
 
-    assert run(api_settings, scenario, db_pool_size=1) == ["waiting", "newcomer"]
+    assert run_on_database(api_settings, scenario, db_pool_size=1) == ["waiting", "newcomer"]
 
 
 def test_an_exhausted_pool_is_a_json_503_with_retry_after(api_settings, monkeypatch):

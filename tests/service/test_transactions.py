@@ -11,7 +11,7 @@ import pytest
 
 from fastapi_example.db import Database, DatabaseUnavailable
 from fastapi_example.models import utcnow
-from tests.service.conftest import unique
+from tests.service.conftest import run_on_database, unique
 from tests.support import mariadb
 
 MARIADB = pytest.mark.parametrize("backend", ["mariadb"], indirect=True)
@@ -19,20 +19,6 @@ INSERT = (
     "INSERT INTO items (name, description, user_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?)"
 )
 NAMED = "SELECT id, name, user_id, created_at FROM items WHERE name = ?"
-
-
-def run(api_settings, scenario, **settings):
-    """scenario(database) on a fresh Database, disposed of at the end."""
-    database = Database(api_settings.model_copy(update=settings))
-
-    async def main():
-        await database.start()
-        try:
-            return await scenario(database)
-        finally:
-            await database.dispose()
-
-    return asyncio.run(main())
 
 
 def test_what_raises_is_rolled_back_and_what_ends_is_committed(api_settings, new_account):
@@ -53,7 +39,7 @@ def test_what_raises_is_rolled_back_and_what_ends_is_committed(api_settings, new
         await database.execute("DELETE FROM items WHERE id = ?", kept_id)
         return found
 
-    found_dropped, found_kept = run(api_settings, scenario)
+    found_dropped, found_kept = run_on_database(api_settings, scenario)
     assert found_dropped == []
     assert [(r["name"], r["user_id"], r["created_at"]) for r in found_kept] == [
         (kept, owner.id, now)
@@ -82,7 +68,7 @@ def test_a_connection_lost_mid_transaction_fails_it_and_is_not_reused(api_settin
                 after.append((await tx.fetch_one(CONNECTION_ID))["id"])
         return lost, after
 
-    lost, after = run(api_settings, scenario, db_pool_size=1)
+    lost, after = run_on_database(api_settings, scenario, db_pool_size=1)
     assert len(after) == 3 and lost not in after
 
 
@@ -99,7 +85,7 @@ def test_a_statement_cancelled_mid_answer_drops_its_connection(api_settings):
             second = (await tx.fetch_one(CONNECTION_ID))["id"]
         return first, second
 
-    first, second = run(api_settings, scenario, db_pool_size=1)
+    first, second = run_on_database(api_settings, scenario, db_pool_size=1)
     # Its answer was still on the way: reused, it would have read the SLEEP's result.
     assert first != second
 
