@@ -6,15 +6,14 @@ enforced, and a small web image built here with podman and pushed to the cluster
 import hashlib
 import json
 import subprocess
-import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.support.tools import REPO, missing, require_tool
+from tests.support.waiting import wait_until
 
 VERSIONS = dict(
     line.split("=", 1)
@@ -53,18 +52,6 @@ class Kubectl:
     def apply(self, *objects: dict, namespace: str | None = None) -> None:
         ns = ["-n", namespace] if namespace else []
         self("apply", *ns, "-f", "-", input=yaml.safe_dump_all(objects))
-
-
-def wait_until(what: str, check: Callable[[], object], timeout: float = 120, every: float = 1):
-    """check() until it returns something true; its last value, or fail naming `what`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what} (last: {value!r})")
-        time.sleep(every)
 
 
 @pytest.fixture(scope="session")
@@ -207,11 +194,11 @@ def fetch_from_pod(
         namespace=namespace,
     )
     wait_until(
-        f"pod {name} to finish",
         lambda: (
             kubectl("get", "pod", name, "-n", namespace, "-o", "jsonpath={.status.phase}")
             in ("Succeeded", "Failed")
         ),
+        f"pod {name} to finish",
         timeout=120 + retry_for,
     )
     return kubectl("logs", name, "-n", namespace)

@@ -14,10 +14,10 @@ from tests.cluster.conftest import (
     fetch_from_pod,
     fetch_script,
     pod,
-    wait_until,
     web_deployment,
 )
 from tests.support.tools import require_tool
+from tests.support.waiting import wait_until
 
 
 def test_node_is_ready_and_every_pod_runs(kubectl):
@@ -143,11 +143,11 @@ for resource in ("pods", "secrets"):
         namespace=namespace,
     )
     wait_until(
-        "the API client pod to finish",
         lambda: (
             kubectl("get", "pod", "api-client", "-n", namespace, "-o", "jsonpath={.status.phase}")
             == "Succeeded"
         ),
+        "the API client pod to finish",
     )
     assert kubectl("logs", "api-client", "-n", namespace).split("\n")[:2] == [
         "pods 200",
@@ -173,11 +173,11 @@ def test_service_name_resolves_from_another_pod(kubectl, namespace, web_image):
         f"--overrides={json.dumps(overrides)}",
     )
     wait_until(
-        "the client pod to finish",
         lambda: (
             kubectl("get", "pod", "client", "-n", namespace, "-o", "jsonpath={.status.phase}")
             in ("Succeeded", "Failed")
         ),
+        "the client pod to finish",
     )
     assert kubectl("logs", "client", "-n", namespace) == "hello from smoke-web\n"
 
@@ -233,11 +233,11 @@ def test_kubelet_runs_probes_and_restarts_containers(kubectl, namespace, web_ima
             for c in status(name).get("conditions", [])
         )
 
-    wait_until("pod ready to be Ready", lambda: ready("ready"))
+    wait_until(lambda: ready("ready"), "pod ready to be Ready")
     for name in ("not-alive", "crashing"):
         wait_until(
-            f"{name} to be restarted",
             lambda n=name: status(n).get("containerStatuses", [{}])[0].get("restartCount", 0) >= 1,
+            f"{name} to be restarted",
         )
     crashed = status("crashing")["containerStatuses"][0]
     last = crashed.get("lastState", {}).get("terminated") or crashed["state"]["terminated"]
@@ -282,7 +282,7 @@ def test_network_policy_denies_and_allows(kubectl, namespace, web_image):
         answer = fetch_from_pod(kubectl, namespace, f"denied-{next(attempt)}", web_image, url)
         return answer if answer.startswith("ERROR") else ""
 
-    assert "Connection refused" in wait_until("the policy to deny", denied, timeout=90)
+    assert "Connection refused" in wait_until(denied, "the policy to deny", timeout=90)
     # A new pod's address reaches the agent's rules a moment after the pod starts.
     allowed = fetch_from_pod(
         kubectl, namespace, "allowed", web_image, url, labels={"access": "granted"}, retry_for=30
@@ -327,7 +327,7 @@ def test_ingress_routes_a_host_name_from_the_host(kubectl, namespace, web_image)
         return response.status_code == 200 and response.text
 
     assert (
-        wait_until("the Ingress to route", through_ingress, timeout=60) == "hello from smoke-web\n"
+        wait_until(through_ingress, "the Ingress to route", timeout=60) == "hello from smoke-web\n"
     )
     other = httpx.get("http://127.0.0.1/", headers={"Host": f"other-{host}"}, timeout=5)
     assert other.status_code == 404
@@ -356,8 +356,8 @@ def test_service_monitor_makes_prometheus_scrape(kubectl, namespace, web_image):
         return json.loads(kubectl("get", "--raw", path))["data"]["result"]
 
     up = wait_until(
-        "Prometheus to scrape the target",
         lambda: [r for r in query(f'up{{namespace="{namespace}"}}') if r["value"][1] == "1"],
+        "Prometheus to scrape the target",
         timeout=180,
         every=5,
     )
@@ -420,11 +420,11 @@ def test_persistent_volume_claim_is_bound_and_kept(kubectl, namespace, web_image
             namespace=namespace,
         )
         wait_until(
-            f"pod {name} to succeed",
             lambda: (
                 kubectl("get", "pod", name, "-n", namespace, "-o", "jsonpath={.status.phase}")
                 == "Succeeded"
             ),
+            f"pod {name} to succeed",
         )
         return kubectl("logs", name, "-n", namespace)
 

@@ -6,7 +6,6 @@ Not part of `make test` (pyproject's norecursedirs): `make test-devloop` runs th
 docs/kubernetes.md for why and what they cost.
 """
 
-import time
 import uuid
 from pathlib import Path
 
@@ -99,17 +98,6 @@ def registry_tags(repository: str) -> set[str]:
         return set()
     reply.raise_for_status()
     return set(reply.json().get("tags") or [])
-
-
-def wait_for(what: str, check, timeout: float, every: float = 2):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what} (last: {value!r})")
-        time.sleep(every)
 
 
 def api_pods(kubectl: Kubectl, namespace: str) -> list[dict]:

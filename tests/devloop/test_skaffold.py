@@ -10,10 +10,10 @@ from tests.devloop.conftest import (
     events,
     registry_tags,
     rollout,
-    wait_for,
     workload_images,
 )
 from tests.devloop.processes import Background
+from tests.support.waiting import wait_until
 
 # --default-repo: images go to the cluster's registry (the `local-cluster` profile, which the
 # context turns on, pushes them); every build is a real one, not an image found in a cache.
@@ -51,7 +51,7 @@ def test_skaffold_run_builds_pushes_and_installs_the_chart(
     for pod in api_pods(kubectl, namespace):
         (status,) = [c for c in pod["status"]["containerStatuses"] if c["name"] == "api"]
         assert status["ready"] and status["imageID"].startswith(f"{REGISTRY}/fastapi-example@")
-    wait_for("the API", lambda: (r := api.get("/healthz")) and r.status_code == 200, 120)
+    wait_until(lambda: (r := api.get("/healthz")) and r.status_code == 200, "the API", 120)
     # /readyz answers 200 only while the API reaches its MySQL (MariaDB here).
     ready = api.get("/readyz")
     assert ready is not None and ready.status_code == 200, ready
@@ -72,7 +72,7 @@ def test_skaffold_dev_kustomize_syncs_a_python_change_without_a_rebuild(
     try:
         dev.wait_for_log(r"Watching for changes", timeout=900)
         rollout(kubectl, namespace)
-        wait_for("the API", lambda: (r := api.get("/healthz")) and r.status_code == 200, 120)
+        wait_until(lambda: (r := api.get("/healthz")) and r.status_code == 200, "the API", 120)
         assert api.get("/healthz").json() == {"status": "ok"}
         (pod,) = api_pods(kubectl, namespace)
         tags = registry_tags("fastapi-example")
@@ -85,9 +85,9 @@ def test_skaffold_dev_kustomize_syncs_a_python_change_without_a_rebuild(
         (workspace / HEALTH).write_text(source.replace('"status": "ok"', f'"status": "{token}"'))
 
         dev.wait_for_log(r"Syncing 1 files for .*fastapi-example", timeout=120)
-        wait_for(
-            "uvicorn to serve the synced file",
+        wait_until(
             lambda: (r := api.get("/healthz")) is not None and r.json() == {"status": token},
+            "uvicorn to serve the synced file",
             timeout=120,
         )
         # Served by the same container of the same pod, from no new image.

@@ -6,8 +6,9 @@ import socket
 
 import pytest
 
-from tests.devloop.conftest import REGISTRY, api_pods, events, rollout, wait_for, workload_images
+from tests.devloop.conftest import REGISTRY, api_pods, events, rollout, workload_images
 from tests.devloop.processes import Background
+from tests.support.waiting import wait_until
 
 
 def free_port() -> int:
@@ -42,7 +43,7 @@ def test_tilt_ci_brings_the_resources_up(
     for pod in pods:
         (status,) = [c for c in pod["status"]["containerStatuses"] if c["name"] == "api"]
         assert status["ready"] and status["imageID"].startswith(f"{REGISTRY}/fastapi-example@")
-    wait_for("the API", lambda: (r := api.get("/healthz")) and r.status_code == 200, 120)
+    wait_until(lambda: (r := api.get("/healthz")) and r.status_code == 200, "the API", 120)
     # /readyz answers 200 only while the API reaches its MySQL (MariaDB here).
     ready = api.get("/readyz")
     assert ready is not None and ready.status_code == 200, ready

@@ -6,7 +6,6 @@ import contextlib
 import json
 import subprocess
 import tempfile
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,25 +16,9 @@ from kubernetes import client, config
 
 from tests.support.api_process import login
 from tests.support.tools import REPO, require_tool
+from tests.support.waiting import wait_until
 
 CHART = REPO / "charts" / "fastapi-example"
-
-
-def wait_until(check, what: str, timeout: float, every: float = 0.5):
-    """Poll `check` until it returns something true (returned); fail with `what` after
-    `timeout` seconds. A check that raises counts as "not yet"."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            value = check()
-            last = None
-        except Exception as error:
-            value, last = None, error
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out waiting for {what}" + (f": {last!r}" if last else ""))
-        time.sleep(every)
 
 
 def rest_checks(host: str, password: str, username: str = "admin") -> None:

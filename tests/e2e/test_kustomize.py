@@ -10,8 +10,9 @@ from pathlib import Path
 
 import yaml
 
-from tests.e2e.release import Cluster, rest_checks, wait_until
+from tests.e2e.release import Cluster, rest_checks
 from tests.support.tools import REPO
+from tests.support.waiting import wait_until
 
 PROD_SECRETS = {
     "fastapi-example": {"admin-password": "prod-admin-pw-e2e", "password-pepper": "p" * 48},

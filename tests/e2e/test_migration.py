@@ -9,7 +9,8 @@ from alembic.script import ScriptDirectory
 
 from fastapi_example.migrate import LOCK_NAME
 from fastapi_example.settings import PACKAGE_DIR
-from tests.e2e.release import Cluster, wait_until
+from tests.e2e.release import Cluster
+from tests.support.waiting import wait_until
 
 HOLD_SECONDS = 35  # longer than the driver's read timeout (30 s): the wait goes on in steps
 

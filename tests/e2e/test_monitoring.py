@@ -13,11 +13,12 @@ import pytest
 import yaml
 
 from tests.e2e.conftest import bearer
-from tests.e2e.release import Release, wait_until
+from tests.e2e.release import Release
 from tests.observability import grafana
 from tests.observability.evaluate import evaluate
 from tests.support.api_process import login
 from tests.support.tools import REPO
+from tests.support.waiting import wait_until
 
 SCRAPE_S, STEP_S = 5, 10
 # kube-prometheus-stack's Prometheus selects the monitors and rules labelled with its release.

@@ -3,7 +3,8 @@ app's labels reaches neither MySQL nor the API; the API reaches MySQL and DNS.""
 
 import json
 
-from tests.e2e.release import Release, wait_until
+from tests.e2e.release import Release
+from tests.support.waiting import wait_until
 
 # Connects to each (host, port) given as arguments; prints what happened to each, as JSON.
 PROBE = """

@@ -5,8 +5,9 @@ import uuid
 import httpx
 
 from tests.e2e.conftest import bearer, login
-from tests.e2e.release import Release, wait_until
+from tests.e2e.release import Release
 from tests.e2e.traffic import Stream
+from tests.support.waiting import wait_until
 
 
 def test_no_answered_write_is_lost_while_an_api_pod_is_deleted(

@@ -4,7 +4,8 @@ the database in that volume only opens with its password, docs/helm.md); nothing
 nothing once those are deleted as docs/helm.md says. `kubectl delete namespace`: nothing at
 all, the volume included."""
 
-from tests.e2e.release import Cluster, wait_until
+from tests.e2e.release import Cluster
+from tests.support.waiting import wait_until
 
 # Every namespaced kind the chart renders, and what the cluster makes from them.
 KINDS = (

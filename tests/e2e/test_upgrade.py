@@ -3,8 +3,9 @@
 import httpx
 
 from tests.e2e.conftest import bearer, login
-from tests.e2e.release import Release, wait_until
+from tests.e2e.release import Release
 from tests.e2e.traffic import Stream
+from tests.support.waiting import wait_until
 
 # 1.0 (accepted by the default seed) is withdrawn, 2.0 is new.
 CHANGED = {
