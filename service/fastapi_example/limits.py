@@ -109,6 +109,8 @@ class LimitedHttpTools(HttpToolsProtocol):
     long as the client keeps the connection, so a body sent a byte at a time would hold a
     request open. The body is read before the route's dependencies: it holds no database
     connection meanwhile.
+
+    A client that closes its sending side after its requests still gets their answers.
     """
 
     head_bytes = 0
