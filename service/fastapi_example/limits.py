@@ -144,10 +144,9 @@ class LimitedHttpTools(HttpToolsProtocol):
         after a request): its complete requests are still answered, then the connection is
         closed. uvicorn closed it at once, and such a client got no answer. A body cut short
         can never end: the connection closes now (the route sees the client gone)."""
-        if not self.in_head:
-            return None
-        self.client_done = True
-        if self.pipeline or (self.cycle is not None and not self.cycle.response_complete):
+        answering = self.pipeline or (self.cycle is not None and not self.cycle.response_complete)
+        if self.in_head and answering:
+            self.client_done = True
             return True  # the transport stays open for the answers
         return None
 
