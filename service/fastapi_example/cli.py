@@ -103,7 +103,10 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="make ADMIN_USERNAME an active admin again with ADMIN_PASSWORD (break-glass)",
     )
-    commands.add_parser("cleanup-tokens", help="delete sessions whose refresh token expired")
+    commands.add_parser(
+        "cleanup-tokens",
+        help="delete expired sessions, rotated token digests and login-throttle counters",
+    )
     args = parser.parse_args(argv)
 
     from fastapi_example.logs import configure_logging

@@ -108,7 +108,8 @@ def configure_logging(level: str, fmt: str) -> None:
 
 
 def clean_request_id(headers: list[tuple[bytes, bytes]]) -> str:
-    """The caller's X-Request-ID if short and of REQUEST_ID's alphabet, else a new random one.
+    """The caller's X-Request-ID, cut to its first 64 characters, if those are of REQUEST_ID's
+    alphabet; else a new random one.
 
     Letters, digits and - _ . : / + = carry UUIDs, hex, base64 and trace ids; a space or a
     quote could make a LOG_FORMAT=text line show fields the API did not log."""

@@ -53,7 +53,7 @@ def test_list_users_filters_and_pages(client, admin_headers):
         "/users", params={"username": tag, "limit": 2, "page": 2}, headers=admin_headers
     ).json()
     assert [u["username"] for u in second["users"]] == [f"{tag}-2"]
-    # Made from the rows, not the models (paging.answer): exactly the model's bytes.
+    # Written by the route's response_model: exactly the model's bytes.
     for response in (page, client.get("/users", params={"page": 99999}, headers=admin_headers)):
         assert (
             response.content
