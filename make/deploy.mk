@@ -51,8 +51,8 @@ endif
 deploy: image-to-cluster ## helm upgrade --install the chart (kind/values.yaml) into the current cluster and wait
 	image=$(CLUSTER_IMAGE) mysql=$(MYSQL_IMAGE); \
 	$(HELM) upgrade --install $(RELEASE) charts/fastapi-example --namespace $(NAMESPACE) --create-namespace \
-	  -f kind/values.yaml --set image.repository=$${image%:*} --set image.tag=$${image##*:} \
-	  $${mysql:+--set mysql.image.repository=$${mysql%:*} --set mysql.image.tag=$${mysql##*:}} \
+	  -f kind/values.yaml --set image.repository=$${image%:*} --set-string image.tag=$${image##*:} \
+	  $${mysql:+--set mysql.image.repository=$${mysql%:*} --set-string mysql.image.tag=$${mysql##*:}} \
 	  $(if $(MONITORING),--set metrics.serviceMonitor.enabled=true --set metrics.serviceMonitor.additionalLabels.release=kps \
 	    --set metrics.prometheusRule.enabled=true --set metrics.prometheusRule.additionalLabels.release=kps \
 	    --set dashboards.enabled=true) \

@@ -361,3 +361,24 @@ def test_ingress_takes_its_values():
         o["kind"] for o in minimal
     }
     assert helm.pod_spec(helm.find(minimal, "Deployment"))["serviceAccountName"] == "default"
+
+
+def test_every_pod_pulls_with_the_image_pull_secrets():
+    pull = [{"name": "regcred"}]
+    objects = helm.render(values={**EVERYTHING, "imagePullSecrets": pull})
+    assert {o["kind"] for o in workloads(objects)} == {
+        "Deployment",
+        "StatefulSet",
+        "CronJob",
+        "Pod",
+    }
+    for obj in workloads(objects):
+        assert helm.pod_spec(obj)["imagePullSecrets"] == pull, obj["metadata"]["name"]
+
+
+def test_pre_stop_seconds_zero_leaves_out_the_hook():
+    """Kubernetes before 1.33 refuses a preStop sleep of 0 seconds."""
+    (api,) = helm.pod_spec(helm.find(helm.render(values={"preStopSeconds": 0}), "Deployment"))[
+        "containers"
+    ]
+    assert "lifecycle" not in api

@@ -34,9 +34,18 @@ BAD = {
         {"ingress": {"enabled": True, "hosts": []}},
         ["ingress", "hosts"],
     ),
-    "PDB with both minAvailable and maxUnavailable": (
-        {"podDisruptionBudget": {"minAvailable": 1, "maxUnavailable": 1}},
-        ["podDisruptionBudget"],
+    "image tag as a number (YAML reads 1.20 as 1.2)": ({"image": {"tag": 1.2}}, ["image", "tag"]),
+    "MySQL tag as a number (8.0 would pull mysql:8)": (
+        {"mysql": {"image": {"tag": 8.0}}},
+        ["mysql", "tag"],
+    ),
+    "cleanup schedule that is not cron": (
+        {"tokenCleanup": {"schedule": "every hour"}},
+        ["tokenCleanup", "schedule"],
+    ),
+    "scrape timeout longer than the interval": (
+        {"metrics": {"serviceMonitor": {"interval": "5s"}}},
+        ["scrapeTimeout must not exceed its interval"],
     ),
     "autoscaling min above max": (
         {"autoscaling": {"enabled": True, "minReplicas": 5, "maxReplicas": 2}},
@@ -69,6 +78,15 @@ def test_good_combinations_are_accepted(helm_name):
         "externalDatabase": {"host": "db.example", "existingSecret": "db"},
         "podDisruptionBudget": {"minAvailable": "50%", "maxUnavailable": ""},
         "autoscaling": {"enabled": True, "minReplicas": 2, "maxReplicas": 2},
-        "image": {"tag": 2},
+        "image": {"tag": "2"},
+        "tokenCleanup": {"schedule": "@hourly"},
+        "metrics": {"serviceMonitor": {"interval": "1m", "scrapeTimeout": "59500ms"}},
     }
     assert helm.render(values=ok, helm=helm_name)
+
+
+@pytest.mark.parametrize("helm_name", helm.HELMS)
+def test_pdb_min_available_wins_over_the_default_max_unavailable(helm_name):
+    objects = helm.render(values={"podDisruptionBudget": {"minAvailable": 1}}, helm=helm_name)
+    spec = helm.find(objects, "PodDisruptionBudget")["spec"]
+    assert (spec["minAvailable"], "maxUnavailable" in spec) == (1, False)

@@ -1,7 +1,8 @@
 """Drift: k8s/base holds the objects the chart renders with its default values (less the image
 registry, the Secrets, the helm test Pod and the dashboards: see the tests).
 
-Per container (init containers included) of every workload: image, command, args, env names
+The spec and annotations of the other objects; per container (init containers included) of
+every workload: image, command, args, env names
 (explicit ones and the keys of the ConfigMaps they load), ports, probes, lifecycle,
 resources and security context, plus the pod security context. Changing either side alone
 fails this test (the last two tests show it).
@@ -100,6 +101,21 @@ def chart_default() -> list[dict]:
 
 def test_base_containers_match_the_chart_default_render():
     assert differences(chart_default(), objects(kustomize("base"))) == []
+
+
+def test_base_objects_other_than_workloads_and_configmaps_match_the_chart():
+    """Their spec and annotations (Ingress, Services, NetworkPolicies, PDB, ServiceAccount)."""
+    chart = {(o["kind"], o["metadata"]["name"]): o for o in chart_default()}
+    base = objects(kustomize("base"))
+    compared = 0
+    for obj in base:
+        if obj["kind"] in (*WORKLOADS, "ConfigMap"):
+            continue
+        ours = chart[(obj["kind"], obj["metadata"]["name"])]
+        assert obj.get("spec") == ours.get("spec"), obj["kind"]
+        assert obj["metadata"].get("annotations") == ours["metadata"].get("annotations")
+        compared += 1
+    assert compared >= 8
 
 
 def test_base_has_the_chart_objects_except_secrets_tests_and_dashboards():

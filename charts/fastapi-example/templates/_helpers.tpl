@@ -71,8 +71,22 @@ give a whole repository (make deploy, skaffold, Tilt) keep working.
 {{- with .Values.image.digest }}@{{ . }}{{ end }}
 {{- end }}
 
+{{/*
+The fullname and a suffix within a length: (list $ "-suffix" 63). The fullname is shortened,
+never the suffix, so a long release still gets distinct names. A CronJob's name and a
+StatefulSet's take 52: the controllers append 11 characters to make Job names and
+controller-revision-hash labels, which must stay within 63.
+*/}}
+{{- define "fastapi-example.suffixedName" -}}
+{{- $ctx := index . 0 }}
+{{- $suffix := index . 1 }}
+{{- $fullname := include "fastapi-example.fullname" $ctx | trunc (int (sub (index . 2) (len $suffix))) | trimSuffix "-" }}
+{{- printf "%s%s" $fullname $suffix }}
+{{- end }}
+
+{{/* The MySQL StatefulSet and its Services; the headless one adds "-headless" within 63. */}}
 {{- define "fastapi-example.mysql.fullname" -}}
-{{- printf "%s-mysql" (include "fastapi-example.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- include "fastapi-example.suffixedName" (list . "-mysql" 52) }}
 {{- end }}
 
 {{/* The app's Secret: admin-password, password-pepper. */}}
@@ -186,4 +200,19 @@ env:
 {{- if ge (add .Values.config.gracefulShutdownSeconds .Values.preStopSeconds) (int .Values.terminationGracePeriodSeconds) }}
 {{- fail "config.gracefulShutdownSeconds + preStopSeconds must stay below terminationGracePeriodSeconds" }}
 {{- end }}
+{{- with .Values.metrics.serviceMonitor }}
+{{- if gt (include "fastapi-example.seconds" .scrapeTimeout | float64) (include "fastapi-example.seconds" .interval | float64) }}
+{{- fail "metrics.serviceMonitor.scrapeTimeout must not exceed its interval (prometheus-operator rejects the monitor)" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* A Prometheus duration the schema allows (1m30s, 500ms) in seconds. */}}
+{{- define "fastapi-example.seconds" -}}
+{{- $seconds := 0.0 }}
+{{- $units := dict "ms" 0.001 "s" 1.0 "m" 60.0 "h" 3600.0 }}
+{{- range regexFindAll "[0-9]+(ms|s|m|h)" . -1 }}
+{{- $seconds = addf $seconds (mulf (regexFind "^[0-9]+" .) (get $units (regexFind "(ms|s|m|h)$" .))) }}
+{{- end }}
+{{- $seconds }}
 {{- end }}
