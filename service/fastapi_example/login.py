@@ -60,18 +60,23 @@ async def authenticate(
         ok, new_hash = await hashing(
             verify_password, password, user["hashed_password"], settings.password_pepper
         )
+    incorrect = HTTPException(
+        status_code=401, detail="Incorrect username or password", headers=challenge
+    )
     if not ok:  # the attempt keeps its place in the counters
         metrics.logins.labels("failure").inc()
         log.info("login failed")
-        raise HTTPException(
-            status_code=401, detail="Incorrect username or password", headers=challenge
-        )
+        raise incorrect
     await login_throttle.give_back(db, attempt)
     if not user["activated"]:
         metrics.logins.labels("failure").inc()
         raise HTTPException(status_code=403, detail="User is disabled")
     if new_hash:
-        await users.set_password_hash(db, user["id"], new_hash)
+        # A password set while this one was checked must stand: the one checked is then no
+        # longer the user's, and writing its upgraded hash would bring it back.
+        if not await users.upgrade_password_hash(db, user["id"], user["hashed_password"], new_hash):
+            metrics.logins.labels("failure").inc()
+            raise incorrect
         user["hashed_password"] = new_hash
     metrics.logins.labels("success").inc()
     return user

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlmodel import Session
 
+from fastapi_example.data import users as users_data
 from fastapi_example.db import make_engine
 from fastapi_example.main import create_app
 from fastapi_example.models import utcnow
@@ -107,6 +108,55 @@ def test_the_last_active_admin_cannot_disable_itself(fresh):
     second = bearer(login(fresh, name, password))
     assert fresh.delete(f"/users/{second_id}", headers=second).status_code == 204
     assert fresh.delete(f"/users/{me['id']}", headers=first).status_code == 403
+
+
+def change_while_read(monkeypatch, settings, user_id: int, *changes: tuple[str, dict]):
+    """The route's first read of `user_id` is followed by `changes`, committed by another
+    client before the route's transaction begins (as a request that waited for a
+    connection, or for a password's hashing, can see happen)."""
+    reading = users_data.read_user
+
+    async def then_changed(db, target):
+        found = await reading(db, target)
+        if target == user_id:
+            for statement, params in changes:
+                sql(settings, statement, **params)
+        return found
+
+    monkeypatch.setattr(users_data, "read_user", then_changed)
+
+
+def plain_user(fresh) -> tuple[int, dict]:
+    name, password = unique(), "plain-user-pw"
+    admin = bearer(login(fresh, *ADMIN))
+    created = fresh.post("/users", json={"username": name, "password": password}, headers=admin)
+    return created.json()["id"], bearer(login(fresh, name, password))
+
+
+def test_a_user_promoted_while_disabling_itself_counts_as_the_last_admin(fresh, monkeypatch):
+    """The token said a plain user; by the time the request's transaction runs, the user is
+    an admin and the other admin disabled: it is the last active admin and stays."""
+    admin_id = fresh.get("/auth/me", headers=bearer(login(fresh, *ADMIN))).json()["id"]
+    user_id, user = plain_user(fresh)
+    promote = ("UPDATE users SET role_id = 1 WHERE id = :id", {"id": user_id})
+    disable = ("UPDATE users SET activated = :no WHERE id = :id", {"no": False, "id": admin_id})
+    change_while_read(monkeypatch, fresh.app.state.settings, user_id, promote, disable)
+    refused = fresh.delete(f"/users/{user_id}", headers=user)
+    assert refused.status_code == 403, refused.text
+    assert refused.json() == {"detail": "The last active admin cannot be disabled"}
+    monkeypatch.undo()
+    assert fresh.get("/auth/me", headers=user).json()["activated"] is True
+
+
+def test_a_patch_naming_your_old_role_does_not_undo_a_promotion(fresh, monkeypatch):
+    user_id, user = plain_user(fresh)
+    promote = ("UPDATE users SET role_id = 1 WHERE id = :id", {"id": user_id})
+    change_while_read(monkeypatch, fresh.app.state.settings, user_id, promote)
+    refused = fresh.patch(f"/users/{user_id}", json={"role_id": 2}, headers=user)
+    assert refused.status_code == 403, refused.text
+    assert refused.json() == {"detail": "You cannot change your own role"}
+    monkeypatch.undo()
+    assert fresh.get("/auth/me", headers=user).json()["role_id"] == 1
 
 
 def test_an_expired_refresh_token_is_refused(client, api_settings, new_account):

@@ -89,6 +89,13 @@ async def lock_active_admins(tx: Connection) -> list[int]:
     return [row["id"] for row in rows]
 
 
-async def set_password_hash(db: Database, user_id: int, hashed_password: str) -> None:
-    """A hash upgraded at login (an older scheme or setting)."""
-    await db.execute("UPDATE users SET hashed_password = ? WHERE id = ?", hashed_password, user_id)
+async def upgrade_password_hash(db: Database, user_id: int, old_hash: str, new_hash: str) -> bool:
+    """A hash upgraded at login (an older scheme or setting), unless the password changed
+    since `old_hash` was read: then False, and the change stands."""
+    changed = await db.execute(
+        "UPDATE users SET hashed_password = ? WHERE id = ? AND hashed_password = ?",
+        new_hash,
+        user_id,
+        old_hash,
+    )
+    return changed == 1

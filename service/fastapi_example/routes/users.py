@@ -71,18 +71,30 @@ async def read_user(user_id: Id, db: DatabaseDep):
     return user
 
 
-def _editable(caller: Caller, user_id: int, user: Row | None) -> Row:
+def _editable(caller: Caller, user_id: int, user: Row | None, caller_is_admin: bool) -> Row:
     """The target of a PATCH/DELETE: yourself, or (for an admin) any non-admin user.
 
-    Checked on the row read before the work (a password's hashing), and again on the row
-    locked in the change's transaction: another admin may have promoted it meanwhile."""
-    if user_id != caller.id and not caller.is_admin:
+    Checked on the rows read before the work (a password's hashing), and again on the rows
+    locked in the change's transaction: another admin may have promoted or demoted either
+    one meanwhile (`caller_is_admin` is then read from the locked admins, not the token's)."""
+    if user_id != caller.id and not caller_is_admin:
         raise HTTPException(status_code=403, detail="You may only change your own account")
     if user is None:
         raise HTTPException(status_code=404, detail=USER_NOT_FOUND)
     if user_id != caller.id and user["role_id"] == ADMIN_ROLE_ID:
         raise HTTPException(status_code=403, detail="An admin account is changed only by itself")
     return user
+
+
+def _keeps_own_role_and_activation(caller: Caller, user: Row, changes: dict) -> None:
+    """Nobody changes their own role or activation; checked on the row read first and on the
+    locked one (a PATCH naming the role it read must not undo a promotion made meanwhile)."""
+    if user["id"] != caller.id:
+        return
+    if changes.get("role_id", user["role_id"]) != user["role_id"]:
+        raise HTTPException(status_code=403, detail="You cannot change your own role")
+    if changes.get("activated", user["activated"]) != user["activated"]:
+        raise HTTPException(status_code=403, detail="You cannot change your own activation")
 
 
 async def _check_current_password(
@@ -119,14 +131,11 @@ async def update_user(
     settings: SettingsDep,
     request: Request,
 ):
-    user = _editable(caller, user_id, await users.read_user(db, user_id))
+    user = _editable(caller, user_id, await users.read_user(db, user_id), caller.is_admin)
     changes = body.model_dump(exclude_unset=True)
     current_password = changes.pop("current_password", None)
     yourself = user_id == caller.id
-    if yourself and changes.get("role_id", user["role_id"]) != user["role_id"]:
-        raise HTTPException(status_code=403, detail="You cannot change your own role")
-    if yourself and changes.get("activated", user["activated"]) != user["activated"]:
-        raise HTTPException(status_code=403, detail="You cannot change your own activation")
+    _keeps_own_role_and_activation(caller, user, changes)
     if "username" in changes:
         changes["username_key"] = username_key(changes["username"])
     if "role_id" in changes:
@@ -137,13 +146,16 @@ async def update_user(
         changes["hashed_password"] = await password_hash(changes.pop("password"), settings)
     try:
         async with db.transaction() as tx:
-            _editable(caller, user_id, await users.lock_user(tx, user_id))
+            admins = await users.lock_active_admins(tx)
+            locked = await users.lock_user(tx, user_id)
+            _editable(caller, user_id, locked, caller.id in admins)
+            _keeps_own_role_and_activation(caller, locked, changes)
             await users.update_user(tx, user_id, changes)
             if "hashed_password" in changes:
                 # Other devices must log in again with the new password.
                 keep = caller.session_id if yourself else None
                 await sessions.revoke_sessions(tx, user_id, keep_id=keep)
-            if not changes.get("activated", user["activated"]):
+            if not changes.get("activated", locked["activated"]):
                 await sessions.revoke_sessions(tx, user_id)
     except UniqueViolation:
         raise HTTPException(status_code=409, detail=USERNAME_TAKEN) from None
@@ -154,12 +166,12 @@ async def update_user(
 async def disable_user(user_id: Id, caller: CurrentUser, db: DatabaseDep) -> None:
     """Disable the account (it is kept) and end all its sessions. The last active admin
     cannot disable itself: nobody could then manage the users."""
-    _editable(caller, user_id, await users.read_user(db, user_id))
+    _editable(caller, user_id, await users.read_user(db, user_id), caller.is_admin)
     async with db.transaction() as tx:
         # The active admins' rows locked: two admins disabling themselves at once queue up.
         admins = await users.lock_active_admins(tx)
-        _editable(caller, user_id, await users.lock_user(tx, user_id))
-        if caller.is_admin and user_id == caller.id and admins == [caller.id]:
+        _editable(caller, user_id, await users.lock_user(tx, user_id), caller.id in admins)
+        if admins == [caller.id] and user_id == caller.id:
             raise HTTPException(status_code=403, detail="The last active admin cannot be disabled")
         await users.update_user(tx, user_id, {"activated": False})
         await sessions.revoke_sessions(tx, user_id)
