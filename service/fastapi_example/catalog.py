@@ -26,24 +26,39 @@ class CatalogCache:
         self.roles_json = self.versions_json = b"[]"
         self._supported: dict[str, bool] = {}
         self._loaded_at = float("-inf")
-        self._lock = asyncio.Lock()
+        self._reload: asyncio.Task | None = None
 
     @property
     def stale(self) -> bool:
         return time.monotonic() - self._loaded_at > self._ttl
 
     async def fresh(self) -> "CatalogCache":
-        """The cache, first reloaded from the database if older than the TTL."""
+        """The cache, first reloaded from the database if older than the TTL.
+
+        Requests that find it stale while a reload runs wait for that same reload and share
+        its outcome: a database that does not answer fails them all at once (503), not one
+        after another as each took its turn to try again. A request that gives up leaves the
+        reload running for the others."""
         if self.stale:
-            async with self._lock:  # one reload at a time; the others then find it fresh
-                if self.stale:
-                    self.roles = await catalog.roles(self._db)
-                    self.versions = await catalog.versions(self._db)
-                    self.roles_json = ROLES.dump_json(self.roles)
-                    self.versions_json = VERSIONS.dump_json(self.versions)
-                    self._supported = {v.version: v.supported for v in self.versions}
-                    self._loaded_at = time.monotonic()
+            if self._reload is None:
+                self._reload = asyncio.create_task(self._load())
+                self._reload.add_done_callback(self._reloaded)
+            await asyncio.shield(self._reload)
         return self
+
+    async def _load(self) -> None:
+        roles = await catalog.roles(self._db)
+        versions = await catalog.versions(self._db)
+        self.roles, self.versions = roles, versions
+        self.roles_json = ROLES.dump_json(roles)
+        self.versions_json = VERSIONS.dump_json(versions)
+        self._supported = {v.version: v.supported for v in versions}
+        self._loaded_at = time.monotonic()
+
+    def _reloaded(self, task: asyncio.Task) -> None:
+        self._reload = None
+        if not task.cancelled():
+            task.exception()  # marked retrieved: the waiting requests raised it, if any waited
 
     def supported(self, version: str) -> bool | None:
         """True supported, False unsupported, None unknown (as of the last refresh)."""

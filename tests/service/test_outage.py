@@ -266,6 +266,33 @@ def test_a_frozen_database_after_its_connections_were_cut_answers_503_within_sec
         wait_for(lambda: client.get("/readyz").status_code == 200, 30, "/readyz ready again")
 
 
+def test_requests_waiting_for_the_catalog_of_a_frozen_database_all_answer_503_in_time(
+    database_server, tmp_path
+):
+    """The roles and versions cache went stale while the server is frozen: the requests that
+    need it (the lists, every X-Version check) wait for one reload and fail with it, instead
+    of each trying again after the one before it timed out."""
+    env = private_env(database_server, DB_STATEMENT_TIMEOUT="2", VERSIONS_CACHE_SECONDS="0.5")
+    with running_api(env, tmp_path / "api.log") as api, api.client() as client:
+        headers = bearer(login(client, *ADMIN))
+        assert client.get("/roles").status_code == 200
+        calls = [
+            lambda: client.get("/roles"),
+            lambda: client.get("/versions"),
+            lambda: client.get("/items", headers={**headers, "X-Version": "1.0"}),
+        ] * 3
+        os.kill(database_server.process.pid, signal.SIGSTOP)
+        try:
+            time.sleep(1)  # the cache is stale now
+            with ThreadPoolExecutor(len(calls)) as pool:
+                answers = list(pool.map(lambda call: timed(call), calls))
+            for response, elapsed in answers:
+                assert_json_503(response, elapsed)
+        finally:
+            os.kill(database_server.process.pid, signal.SIGCONT)
+        wait_for(lambda: client.get("/roles").status_code == 200, 30, "/roles answered again")
+
+
 # The MariaDB error each stop gives the statement it stops.
 STOPPED_BY = {"max_statement_time": "MySQL error 1969", "KILL QUERY": "MySQL error 1317"}
 
