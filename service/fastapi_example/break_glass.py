@@ -22,7 +22,9 @@ log = logging.getLogger(__name__)
 def restore_admin(engine: Engine, settings: Settings) -> None:
     hashed = hash_password(settings.admin_password, settings.password_pepper)
     with Session(engine) as session:
-        user = session.exec(select(User).where(User.username == settings.admin_username)).first()
+        # By the name as compared, as logins and the seed find it ("Admin" is "admin").
+        key = username_key(settings.admin_username)
+        user = session.exec(select(User).where(User.username_key == key)).first()
         if user is None:
             user = User(username=settings.admin_username, role_id=ADMIN_ROLE_ID, hashed_password="")
         user.hashed_password, user.role_id, user.activated = hashed, ADMIN_ROLE_ID, True
@@ -30,7 +32,7 @@ def restore_admin(engine: Engine, settings: Settings) -> None:
         session.add(user)
         session.flush()
         session.exec(delete(Token).where(Token.user_id == user.id))
-        counter = Attempt.of(username_key(settings.admin_username), "").username
+        counter = Attempt.of(key, "").username
         session.exec(delete(LoginThrottle).where(LoginThrottle.bucket == counter))
         session.commit()
         log.warning("restored the admin's access", extra={"user_id": user.id})

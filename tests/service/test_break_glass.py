@@ -72,3 +72,32 @@ def test_restore_admin_gives_access_back_and_keeps_the_data(settings):
         names = [i["name"] for i in client.get("/items", headers=headers).json()["items"]]
         assert item in names
         login(client, user["username"], user["password"])
+
+
+def restore(settings) -> None:
+    done = subprocess.run(
+        [*COMMAND, "migrate", "--restore-admin"],
+        env=environment(settings),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_restore_admin_finds_the_admin_by_the_name_as_compared(settings):
+    """The admin renamed itself ADMIN: ADMIN_USERNAME=admin names it (logins agree), and
+    the restore gives it access back instead of failing on the unique name."""
+    engine = make_engine(settings)
+    with Session(engine) as db:
+        db.exec(
+            text("UPDATE users SET username = 'ADMIN', activated = :no WHERE username = :name"),
+            params={"no": False, "name": ADMIN[0]},
+        )
+        db.commit()
+    engine.dispose()
+    restore(settings)
+    with TestClient(create_app(settings)) as client:
+        me = client.get("/auth/me", headers=bearer(login(client, *ADMIN))).json()
+        assert (me["username"], me["role_id"], me["activated"]) == ("ADMIN", 1, True)
