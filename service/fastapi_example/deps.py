@@ -47,6 +47,9 @@ async def check_version(
 ) -> None:
     """426 with an Upgrade header for an unsupported or unknown version; absent or empty
     passes. Routers declare it first, so it comes before the token and the input checks."""
+    # Whitespace around a field's value is not part of it (RFC 9110); the server strips
+    # only what precedes it.
+    x_version = x_version.strip(" \t")
     if not x_version:
         return
     catalog = await get_catalog(request)

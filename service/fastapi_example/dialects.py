@@ -296,11 +296,18 @@ def _sqlite_value(value: Any) -> Any:
     return value
 
 
+def unicode_lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
 def sqlite_pragmas(engine, busy_seconds: int) -> None:
-    """SQLite: WAL (readers never block the writer), foreign keys, a wait when busy."""
+    """SQLite: WAL (readers never block the writer), foreign keys, a wait when busy; and a
+    lower() that changes every letter's case, as MySQL's does (SQLite's changes ASCII only),
+    for the lists' case-insensitive filters."""
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
+        dbapi_connection.create_function("lower", 1, unicode_lower, deterministic=True)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")

@@ -120,6 +120,10 @@ class ThreadingServer(ThreadingMixIn, WSGIServer):
 
 
 class QuietHandler(WSGIRequestHandler):
+    # Seconds a scrape's connection may stay silent: each holds a thread of its own, and a
+    # request never finished would hold it for good.
+    timeout = 10
+
     def log_message(self, *args) -> None:  # scrapes are not worth a log line each
         pass
 

@@ -52,7 +52,7 @@ def test_the_lists_follow_the_catalog_refresh(client, api_settings):
 
 
 def test_supported_absent_and_empty_versions_pass(client):
-    for headers in ({"X-Version": "1.0"}, {}, {"X-Version": ""}):
+    for headers in ({"X-Version": "1.0"}, {}, {"X-Version": ""}, {"X-Version": "1.0 \t"}):
         assert client.get("/roles", headers=headers).status_code == 200, headers
 
 

@@ -105,6 +105,23 @@ def test_filters_are_case_insensitive_substrings_with_literal_wildcards(client, 
     assert found(description=f"about {tag}-A_B".upper()) == [f"{tag}-a_b"]
 
 
+def test_filters_ignore_the_case_of_any_letter_not_only_ascii(client, new_account):
+    """SQLite's own lower() changes ASCII letters only: "Été" would not match "été"."""
+    owner = new_account()
+    tag = unique("uni")
+    name = f"{tag}-Été Straße"
+    create(client, owner.headers, name=name, description=f"{tag} ΩMEGA")
+
+    def found(**params):
+        body = client.get("/items", params=params, headers=owner.headers).json()
+        return [item["name"] for item in body["items"]]
+
+    for text in ("été", "ÉTÉ", "Été straße"):
+        assert found(name=f"{tag}-{text}") == [name], text
+    assert found(description=f"{tag} ωmega") == [name]
+    assert found(name=f"{tag}-ete") == []  # case, not accents
+
+
 def test_paging_echoes_real_values_and_orders_by_id(client, new_account):
     owner = new_account()
     tag = unique("pg")

@@ -121,6 +121,16 @@ def test_the_metrics_port_echoes_nothing_of_a_bad_request(api):
         assert b"ZQXJ" not in answer and len(answer) < 2000, answer[:200]
 
 
+def test_the_metrics_port_closes_a_connection_that_sends_nothing(api):
+    """Each connection holds a thread of the metrics server: a silent one must not keep it."""
+    host, port = api.metrics_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(b"GET /metrics HTTP/1.1\r\n")  # a head never finished
+        started = time.monotonic()
+        assert sock.recv(65536) == b""  # closed by the server, before the client gives up
+    assert time.monotonic() - started < 25
+
+
 def test_login_counters_move_by_outcome(api):
     before = {
         o: counter(api, "fastapi_example_logins_total", outcome=o)
