@@ -53,6 +53,9 @@ def migrate(settings: Settings, restore_admin: bool = False) -> None:
     from fastapi_example.migrate import STATEMENT_TIMEOUT_SECONDS, wait_for_database
     from fastapi_example.migrate import migrate as run_migrate
 
+    if not settings.admin_password:  # only production leaves it empty
+        print("fastapi-example: migrate needs ADMIN_PASSWORD in production", file=sys.stderr)
+        sys.exit(2)
     # Waited for with the usual read timeout, not the schema changes' hour: a server that
     # takes connections and never answers (a frozen process does) fails the wait in time.
     probe = make_engine(settings)

@@ -61,7 +61,9 @@ class Settings(BaseSettings):
     graceful_shutdown_seconds: int = 20
 
     admin_username: str = "admin"
-    admin_password: str = DEV_ADMIN_PASSWORD
+    # Read by `migrate` only (the first admin, the break-glass restore): the API and the
+    # cleanup job run without it. The dev admin's password in development.
+    admin_password: str = ""
     password_pepper: str = ""
 
     max_sessions_per_user: int = 2
@@ -91,9 +93,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_dev_defaults_in_production(self) -> "Settings":
-        if self.environment == "production":
-            if self.admin_password in ("", DEV_ADMIN_PASSWORD):
-                raise ValueError("ADMIN_PASSWORD must be set to a non-default value in production")
+        if self.environment == "development":
+            self.admin_password = self.admin_password or DEV_ADMIN_PASSWORD
+        else:
+            if self.admin_password == DEV_ADMIN_PASSWORD:
+                raise ValueError("ADMIN_PASSWORD must not be the dev default in production")
             if not self.password_pepper:
                 raise ValueError("PASSWORD_PEPPER must be set in production")
         return self

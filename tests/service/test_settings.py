@@ -6,7 +6,7 @@ import sys
 import pytest
 from pydantic import ValidationError
 
-from fastapi_example.settings import Settings
+from fastapi_example.settings import DEV_ADMIN_PASSWORD, Settings
 
 
 def test_defaults_are_the_embedded_development_setup(monkeypatch):
@@ -35,7 +35,6 @@ def test_db_parts_build_a_mysql_url_with_an_escaped_password(monkeypatch, tmp_pa
     "values",
     [
         {"admin_password": "admin", "password_pepper": "pepper"},
-        {"admin_password": "", "password_pepper": "pepper"},
         {"admin_password": "a-strong-one", "password_pepper": ""},
     ],
 )
@@ -46,6 +45,27 @@ def test_production_refuses_dev_defaults(values):
 
 def test_production_starts_with_real_secrets():
     Settings(environment="production", admin_password="a-strong-one", password_pepper="pepper")
+
+
+def test_only_development_defaults_the_admin_password():
+    """serve and the cleanup job run without ADMIN_PASSWORD; only migrate needs it."""
+    assert Settings(environment="production", password_pepper="p").admin_password == ""
+    assert Settings(environment="development").admin_password == DEV_ADMIN_PASSWORD
+
+
+def test_migrate_in_production_needs_the_admin_password(tmp_path):
+    env = {"ENVIRONMENT": "production", "PASSWORD_PEPPER": "pepper", "PATH": "/usr/bin:/bin"}
+    result = subprocess.run(
+        [sys.executable, "-m", "fastapi_example", "migrate"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "migrate needs ADMIN_PASSWORD" in result.stderr
+    assert not (tmp_path / "fastapi-example.db").exists()  # refused before touching anything
 
 
 def test_cli_exits_2_on_refused_settings(tmp_path):

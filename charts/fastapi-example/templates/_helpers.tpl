@@ -136,8 +136,13 @@ A generated secret value that survives upgrades: the live Secret's value when th
 {{- end }}
 {{- end }}
 
-{{/* Env shared by serve, migrate and the CronJob: settings ConfigMap + secrets by reference. */}}
+{{/*
+Env of serve, migrate and the CronJob: the settings ConfigMap and secrets by reference.
+(dict "ctx" $ "admin" true): with ADMIN_PASSWORD, which only migrate reads (the first admin).
+*/}}
 {{- define "fastapi-example.env" -}}
+{{- $admin := .admin }}
+{{- with .ctx }}
 envFrom:
   - configMapRef:
       name: {{ include "fastapi-example.fullname" . }}
@@ -147,16 +152,19 @@ env:
       secretKeyRef:
         name: {{ include "fastapi-example.db.secretName" . }}
         key: {{ include "fastapi-example.db.passwordKey" . }}
+  {{- if $admin }}
   - name: ADMIN_PASSWORD
     valueFrom:
       secretKeyRef:
         name: {{ include "fastapi-example.secretName" . }}
         key: admin-password
+  {{- end }}
   - name: PASSWORD_PEPPER
     valueFrom:
       secretKeyRef:
         name: {{ include "fastapi-example.secretName" . }}
         key: password-pepper
+{{- end }}
 {{- end }}
 
 {{/* Pod-level security context for the app's pods (restricted Pod Security Standard). */}}
