@@ -95,12 +95,15 @@ def rejected_by_a_rule_the_schema_cannot_state(failure, response) -> bool:
     - a username's alphabet and its 3 to 30 characters once in NFKC (names.py; docs/api.md):
       one character can be three in NFKC, so the schema's bounds are wider on purpose;
     - a body's integer sent as 1.0: bodies are strict (models.Body), and JSON Schema's
-      "integer" admits 1.0 (it is the same number to it)."""
+      "integer" admits 1.0 (it is the same number to it);
+    - a role_id no role has: the schema cannot name the roles a database holds."""
     if not isinstance(failure, RejectedPositiveData) or response.status_code != 422:
         return False
 
     def by_design(error: dict) -> bool:
         if error["loc"] == ["body", "username"] and error["type"] == "value_error":
+            return True
+        if error["loc"] == ["body", "role_id"] and error["msg"] == "Unknown role":
             return True
         value = error.get("input")
         return error["type"] == "int_type" and isinstance(value, float) and value.is_integer()
