@@ -16,6 +16,12 @@ from pydantic_core import PydanticCustomError
 from sqlalchemy import BigInteger, Column, ForeignKey, Integer, event
 from sqlmodel import Field, SQLModel
 
+from fastapi_example.item_text import (
+    DESCRIPTION_PATTERN,
+    NAME_PATTERN,
+    plain_description,
+    plain_name,
+)
 from fastapi_example.names import checked_username, username_key
 
 # Binary collation: "ADMIN" and "àdmin" are not "admin" on MySQL either. It still pads with
@@ -41,12 +47,6 @@ def _storable(value: str) -> str:
     return value
 
 
-def _no_control_chars(value: str) -> str:
-    if any(ord(c) < 32 or ord(c) == 127 for c in value):
-        raise ValueError("must not contain control characters")
-    return value
-
-
 Text = Annotated[str, AfterValidator(_storable)]
 # A new name: NFKC, 3-30 characters of the alphabet names.py documents.
 Username = Annotated[
@@ -66,16 +66,20 @@ Password = Annotated[
     str, StringConstraints(min_length=8, max_length=128), AfterValidator(_storable)
 ]
 LoginPassword = Annotated[str, StringConstraints(min_length=1, max_length=128)]
-# The pattern says what _no_control_chars checks too, so the OpenAPI states it: no white
-# space at either end and no control character (C0, DEL) anywhere.
-NAME_PATTERN = r"^[^\s\x00-\x1f\x7f]([^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$"
 ItemName = Annotated[
     str,
-    StringConstraints(min_length=1, max_length=100, pattern=NAME_PATTERN),
+    StringConstraints(min_length=1, max_length=100),
     AfterValidator(_storable),
-    AfterValidator(_no_control_chars),
+    AfterValidator(plain_name),
+    pydantic.Field(json_schema_extra={"pattern": NAME_PATTERN}),
 ]
-Description = Annotated[str, StringConstraints(max_length=1000), AfterValidator(_storable)]
+Description = Annotated[
+    str,
+    StringConstraints(max_length=1000),
+    AfterValidator(_storable),
+    AfterValidator(plain_description),
+    pydantic.Field(json_schema_extra={"pattern": DESCRIPTION_PATTERN}),
+]
 DECIMAL = re.compile(r"0|[1-9][0-9]{0,18}")
 
 
