@@ -6,6 +6,8 @@ FastAPI matched (docs/decisions/0002-request-metrics-middleware.md). Each app ha
 (tests build many apps); the listener on METRICS_PORT starts in the lifespan, never at import.
 """
 
+import logging
+import sys
 import threading
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -22,6 +24,7 @@ from prometheus_client import (
     make_wsgi_app,
 )
 
+log = logging.getLogger(__name__)
 UNCOUNTED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 # Finer than the instrumentator's defaults: this API answers most requests in a few ms.
 LATENCY_HIGHR_BUCKETS = (
@@ -117,6 +120,12 @@ class Metrics:
 
 class ThreadingServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        """Through the log, not as the standard library's traceback on stderr (which would
+        break the JSON lines); a scraper gone silent or away is not worth a line."""
+        if not isinstance(sys.exc_info()[1], OSError):
+            log.exception("metrics request failed")
 
 
 class QuietHandler(WSGIRequestHandler):
