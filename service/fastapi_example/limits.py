@@ -85,17 +85,23 @@ def refusal(status: int, detail: str) -> bytes:
     )
 
 
+# The end of a head, and of a chunked body (after its trailer section, if any).
+BLANK_LINE = b"\r\n\r\n"
+
+
 class LimitedHttpTools(HttpToolsProtocol):
     """uvicorn's httptools protocol with caps on a request's head (its line and headers):
     MAX_HEADER_BYTES and HEADER_TIMEOUT_SECONDS; and on the time its body takes to arrive:
     BODY_TIMEOUT_SECONDS.
 
     httptools keeps a header's value until the value ends, however long it is, and uvicorn
-    sets no limit of its own: a client could send one endless header. Each chunk read in a
-    head that the chunk does not end is counted (a chunk that ends a head holds a body or a
-    next request after it); a head may exceed the cap by at most one chunk of the socket's
-    reads before it is refused. Nor does uvicorn time a head: a client could hold a
-    connection open with a head it never finishes (or a connection on which it never sends).
+    sets no limit of its own: a client could send one endless header. A head is counted to
+    the byte, with the blank line that ends it, before the parser reads it: each read is fed
+    to the parser in pieces that end after each blank line (where a head may end) and where
+    a Content-Length body ends, so a head is the pieces fed while it is read, whatever came
+    with it in the read (a body, the next request). Nor does uvicorn time a head: a client
+    could hold a connection open with a head it never finishes (or a connection on which it
+    never sends).
 
     Past either cap the client gets 431 or 408, after the answers to the requests it sent
     before on the connection (HTTP/1.1 answers in order), and the connection is closed;
@@ -103,6 +109,13 @@ class LimitedHttpTools(HttpToolsProtocol):
     line, a header name with a space) is refused the same way with 400, in JSON like every
     other answer of the API rather than uvicorn's plain text; so is a body it cannot read
     (a bad chunk), at once.
+
+    A chunked body may end with trailer fields: httptools keeps them as it keeps a head's,
+    and uvicorn adds them to the request's headers, which the app trusts as the head's. They
+    are dropped (RFC 9110 lets a recipient discard trailer fields), and all of a chunked
+    body but its data (chunk sizes and extensions, the trailer section) is capped at
+    MAX_HEADER_BYTES, counted as it arrives: past it the client gets 431 at once and the
+    connection is closed.
 
     A body not all received BODY_TIMEOUT_SECONDS after its head is answered 408 and the
     connection closed (the route's read sees the client gone): uvicorn waits for a body as
@@ -113,7 +126,10 @@ class LimitedHttpTools(HttpToolsProtocol):
     A client that closes its sending side after its requests still gets their answers.
     """
 
-    head_bytes = 0
+    head_bytes = 0  # of the head being read
+    framing_bytes = 0  # of the chunked body being read: all of it but its data
+    body_left = 0  # what is still to come of a Content-Length body
+    tail = b""  # the last bytes read: a blank line may begin in one read and end in the next
     in_head = True
     heads_ended = 0
     refusal: bytes | None = None  # the answer to a refused head, once the others are sent
@@ -150,15 +166,28 @@ class LimitedHttpTools(HttpToolsProtocol):
             return True  # the transport stays open for the answers
         return None
 
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if self.in_head:  # else a trailer field: dropped
+            super().on_header(name, value)
+
     def on_headers_complete(self) -> None:
-        self.in_head, self.head_bytes = False, 0
+        self.in_head, self.head_bytes, self.framing_bytes = False, 0, 0
+        self.body_left = _declared_length(self.headers) or 0
         self.heads_ended += 1
         if self.head_timer is not None:
             self.head_timer.cancel()
             self.head_timer = None
         super().on_headers_complete()
 
+    def on_body(self, body: bytes) -> None:
+        self.framing_bytes -= len(body)
+        self.body_left = max(self.body_left - len(body), 0)
+        super().on_body(body)
+
     def on_message_complete(self) -> None:
+        if self.framing_bytes > self.max_head_bytes:  # a chunked body, its trailer over the cap
+            self.end_body(431, HEAD_TOO_LARGE)
+            return
         super().on_message_complete()
         self.in_head = True  # the next request's head, if any, comes next
         if self.body_timer is not None:
@@ -166,21 +195,48 @@ class LimitedHttpTools(HttpToolsProtocol):
             self.body_timer = None
 
     def data_received(self, data: bytes) -> None:
-        if self.refusal is not None:
-            return
+        seen, start = self.tail + data, len(self.tail)
+        self.tail = seen[-3:]
+        while start < len(seen) and self.reading():
+            end = self.piece_end(seen, start)
+            self.feed(seen[start:end])
+            start = end
+
+    def reading(self) -> bool:
+        """Whether what the client sends is still for this protocol to parse."""
+        return (
+            self.refusal is None
+            and not self.transport.is_closing()
+            and self.transport.get_protocol() is self  # not handed to a WebSocket protocol
+        )
+
+    def piece_end(self, seen: bytes, start: int) -> int:
+        """Where the piece of the read that begins at start ends: after the next blank line
+        (a head, or a chunked body, may end there), or where a Content-Length body ends."""
+        if not self.in_head and self.body_left:
+            return min(start + self.body_left, len(seen))
+        blank_line = seen.find(BLANK_LINE, max(start - 3, 0))  # one that ends after start
+        return len(seen) if blank_line < 0 else blank_line + len(BLANK_LINE)
+
+    def feed(self, piece: bytes) -> None:
         in_head, heads_ended = self.in_head, self.heads_ended
-        super().data_received(data)
-        if self.refusal is not None or self.transport.is_closing():
-            return
-        if in_head and heads_ended == self.heads_ended:
-            self.head_bytes += len(data)
+        if in_head:  # all of it is head: a head ends only at a piece's end
+            self.head_bytes += len(piece)
             if self.head_bytes > self.max_head_bytes:
-                self.refuse(431, HEAD_TOO_LARGE)
-            else:
-                self.time_head()
-        elif not self.in_head and self.body_timer is None:
-            # A head ended and its body has not all come (one that came with it ended too).
-            self.body_timer = self.loop.call_later(self.body_seconds, self.body_too_slow)
+                self.refuse(431, HEAD_TOO_LARGE)  # the parser reads none of this piece
+                return
+        else:  # its data is taken off as the parser finds it
+            self.framing_bytes += len(piece)
+        super().data_received(piece)
+        if not self.reading():
+            return
+        if not self.in_head:  # a head ended and its body has not all come
+            if self.framing_bytes > self.max_head_bytes:
+                self.end_body(431, HEAD_TOO_LARGE)
+            elif self.body_timer is None:
+                self.body_timer = self.loop.call_later(self.body_seconds, self.body_too_slow)
+        elif in_head and heads_ended == self.heads_ended:  # a head not all come
+            self.time_head()
 
     def send_400_response(self, msg: str) -> None:
         """What the parser could not read; uvicorn's message is not sent (the detail says it)."""

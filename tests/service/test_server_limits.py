@@ -375,3 +375,229 @@ def test_a_body_cut_short_by_a_half_close_is_dropped_at_once(api):
             client.get("/items", params={"name": "cut-"}, headers=bearer(tokens)).json()["total"]
             == 0
         )
+
+
+MAX_HEADER_BYTES = 16384  # the served API's MAX_HEADER_BYTES (the default)
+HEAD_TOO_LARGE = b"HTTP/1.1 431 Request Header Fields Too Large"
+
+
+def sent_in(sock: socket.socket, data: bytes, ends: list[int]) -> None:
+    """data in writes ending at those offsets (and its end), each its own read."""
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    start = 0
+    for end in [*ends, len(data)]:
+        sock.sendall(data[start:end])
+        start = end
+        time.sleep(0.02)
+
+
+def head_of(size: int, start: bytes) -> bytes:
+    """A request head of size bytes, its blank line included: start (its line and fields)
+    and an X-Pad field as long as it takes."""
+    return start + b"X-Pad: " + b"p" * (size - len(start) - len(b"X-Pad: \r\n\r\n")) + b"\r\n\r\n"
+
+
+def splits(head: bytes) -> dict[str, list[int]]:
+    return {
+        "one-write": [],
+        "many-writes": list(range(500, len(head), 500)),
+        "blank-line-apart": [len(head) - 1],
+    }
+
+
+@pytest.mark.parametrize("split", ["one-write", "many-writes", "blank-line-apart"])
+def test_a_head_at_the_limit_is_served_and_one_byte_more_is_431(api, split):
+    """Counted to the byte however it arrives: the read that ended a head was not counted,
+    and a head of 100 KB in one write was served."""
+    for size, status in (
+        (MAX_HEADER_BYTES, b"HTTP/1.1 200 OK"),
+        (MAX_HEADER_BYTES + 1, HEAD_TOO_LARGE),
+    ):
+        head = head_of(size, b"GET /healthz HTTP/1.1\r\nHost: api\r\nConnection: close\r\n")
+        with connect(api) as sock:
+            sent_in(sock, head, splits(head)[split])
+            assert responses(sock) == [status], size
+
+
+@pytest.mark.parametrize("split", ["one-write", "blank-line-apart"])
+def test_a_head_with_its_body_in_the_same_write_is_measured_alone(api, split):
+    """A head over the limit with its body in one write is refused before its route runs (a
+    17 KB Authorization header was answered 401); one at the limit is served, its body not
+    counted, even when its blank line ends in the read that brings the body."""
+    with api.client() as client:
+        tokens = login(client, *ADMIN)
+    for size, status in (
+        (MAX_HEADER_BYTES, b"HTTP/1.1 201 Created"),
+        (MAX_HEADER_BYTES + 1, HEAD_TOO_LARGE),
+    ):
+        name = f"measured-{uuid.uuid4().hex[:8]}"
+        body = json.dumps({"name": name}).encode()
+        head = head_of(
+            size,
+            b"POST /items HTTP/1.1\r\nHost: api\r\nContent-Type: application/json\r\n"
+            b"Authorization: Bearer %s\r\nContent-Length: %d\r\nConnection: close\r\n"
+            % (tokens["access_token"].encode(), len(body)),
+        )
+        with connect(api) as sock:
+            sent_in(sock, head + body, splits(head)[split])
+            assert responses(sock) == [status], size
+        with api.client() as client:
+            found = client.get("/items", params={"name": name}, headers=bearer(tokens)).json()
+        assert found["total"] == (1 if size == MAX_HEADER_BYTES else 0)
+
+
+def login_request(framing: str) -> bytes:
+    """A login, its body framed by a Content-Length or chunked (with a trailer field)."""
+    body = json.dumps({"username": ADMIN[0], "password": ADMIN[1]}).encode()
+    length = b"Content-Length: %d" % len(body)
+    if framing == "chunked":
+        length = b"Transfer-Encoding: chunked"
+        body = b"%x\r\n%s\r\n0\r\nX-Checksum: 0\r\n\r\n" % (len(body), body)
+    return (
+        b"POST /auth/token HTTP/1.1\r\nHost: api\r\nContent-Type: application/json\r\n"
+        b"%s\r\n\r\n%s" % (length, body)
+    )
+
+
+@pytest.mark.parametrize("before", ["nothing", "content-length", "chunked"])
+def test_a_head_with_requests_around_it_in_one_write_is_measured_alone(api, before):
+    """A head after a request with a body and before another, all in one write: at the limit,
+    every request is answered; one byte over, it is refused after the answer before it and
+    the request after it is not read."""
+    first = b"" if before == "nothing" else login_request(before)
+    answered = [] if before == "nothing" else [b"HTTP/1.1 200 OK"]
+    after = b"GET /roles HTTP/1.1\r\nHost: api\r\nConnection: close\r\n\r\n"
+    for size, statuses in (
+        (MAX_HEADER_BYTES, [*answered, b"HTTP/1.1 200 OK", b"HTTP/1.1 200 OK"]),
+        (MAX_HEADER_BYTES + 1, [*answered, HEAD_TOO_LARGE]),
+    ):
+        with connect(api) as sock:
+            sock.sendall(first + head_of(size, b"GET /healthz HTTP/1.1\r\nHost: api\r\n") + after)
+            assert responses(sock) == statuses, size
+    assert not errors_logged(api)
+
+
+CHUNKED_REFRESH = (
+    b"POST /auth/refresh HTTP/1.1\r\nHost: api\r\nContent-Type: application/json\r\n"
+    b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n2\r\n{}\r\n0\r\nX-Pad: "
+)
+
+
+@pytest.mark.parametrize(
+    "endless", [b"a" * 65536, b"X-Field: v\r\n" * 5000], ids=["one-field", "many-fields"]
+)
+def test_an_endless_trailer_is_431_and_not_kept(api, endless):
+    """Trailer fields after a chunked body's last chunk: one endless field, or field after
+    field. They once went on until the body timeout (a trailer value is kept whole until it
+    ends), and the fields were added to the request's headers."""
+    before = rss_kib(api)
+    with connect(api) as sock:
+        started = time.monotonic()
+        sent = send_until_refused(sock, CHUNKED_REFRESH, chunk=endless)
+        response = answer(sock)
+    assert response.startswith(HEAD_TOO_LARGE + b"\r\n"), response[:100]
+    assert response.endswith(b'{"detail": "Request header fields too large"}')
+    assert sent < SEND_AT_MOST  # the server stopped it
+    assert time.monotonic() - started < BODY_SECONDS
+    assert rss_kib(api) - before < 32 * 1024
+    with api.client() as client:  # and serves others as before
+        assert client.get("/healthz").status_code == 200
+
+
+def test_a_trailer_sent_in_many_reads_is_431_at_the_limit(api):
+    sent = 0
+    with connect(api) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            sock.sendall(CHUNKED_REFRESH)
+            while sent < 4 * MAX_HEADER_BYTES:
+                sock.sendall(b"a" * 1000)
+                sent += 1000
+                time.sleep(0.01)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        response = answer(sock)
+    assert response.startswith(HEAD_TOO_LARGE + b"\r\n"), response[:100]
+
+
+def chunked_items(token: bytes | None, body: bytes, trailer: bytes) -> tuple[bytes, bytes]:
+    """POST /items with a chunked body (one chunk) and that trailer section: its head, and its
+    body with the trailer."""
+    authorization = b"Authorization: Bearer %s\r\n" % token if token else b""
+    head = (
+        b"POST /items HTTP/1.1\r\nHost: api\r\nContent-Type: application/json\r\n%s"
+        b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" % authorization
+    )
+    return head, b"%x\r\n%s\r\n0\r\n%s\r\n" % (len(body), body, trailer)
+
+
+@pytest.mark.parametrize("split", ["one-write", "trailer-apart"])
+def test_a_chunked_body_at_the_limit_is_served_and_one_byte_more_is_431(api, split):
+    """All of a chunked body but its data (its chunk's size line, the last chunk, the trailer
+    section) counts against MAX_HEADER_BYTES: at the limit the request is served, one byte
+    over it is refused before its route runs."""
+    with api.client() as client:
+        tokens = login(client, *ADMIN)
+    for size, status in (
+        (MAX_HEADER_BYTES, b"HTTP/1.1 201 Created"),
+        (MAX_HEADER_BYTES + 1, HEAD_TOO_LARGE),
+    ):
+        name = f"trailed-{uuid.uuid4().hex[:8]}"
+        body = json.dumps({"name": name}).encode()
+        head, framed = chunked_items(tokens["access_token"].encode(), body, b"")
+        pad = size - (len(framed) - len(body)) - len(b"X-Pad: \r\n")
+        head, framed = chunked_items(
+            tokens["access_token"].encode(), body, b"X-Pad: %s\r\n" % (b"p" * pad)
+        )
+        assert len(framed) - len(body) == size
+        with connect(api) as sock:
+            ends = {"one-write": [], "trailer-apart": [len(head) + framed.index(b"\r\n0\r\n") + 5]}
+            sent_in(sock, head + framed, ends[split])
+            assert responses(sock) == [status], size
+        with api.client() as client:
+            found = client.get("/items", params={"name": name}, headers=bearer(tokens)).json()
+        assert found["total"] == (1 if size == MAX_HEADER_BYTES else 0)
+
+
+def send_with_trailer(api, token: bytes, authorized: bool, field: bytes) -> tuple[bytes, bytes]:
+    """POST /items with the whole request in one write, its trailer section that field and an
+    X-Request-ID (the app echoes the request's): the answer, and that id."""
+    trailer_id = f"trailer-{uuid.uuid4().hex}".encode()
+    body = json.dumps({"name": f"trailer-{uuid.uuid4().hex[:8]}"}).encode()
+    trailer = field + b"\r\nX-Request-ID: " + trailer_id + b"\r\n"
+    head, framed = chunked_items(token if authorized else None, body, trailer)
+    with connect(api) as sock:
+        sock.sendall(head + framed)
+        return answer(sock), trailer_id
+
+
+@pytest.mark.parametrize(
+    ("field", "authorized", "status"),
+    [
+        (b"Authorization: Bearer %s", False, b"HTTP/1.1 401 Unauthorized"),
+        (b"X-Version: 0.1", True, b"HTTP/1.1 201 Created"),  # 426 if the app read it
+        (b"X-Checksum: 0", True, b"HTTP/1.1 201 Created"),
+    ],
+    ids=["authorization", "x-version", "any"],
+)
+def test_trailer_fields_do_not_reach_the_app(api, field, authorized, status):
+    """Trailer fields were added to the request's headers: a bearer token sent after the body
+    authenticated a request whose head had none, an X-Version after it was checked. The
+    X-Request-ID beside each shows the app saw none of them (it would echo it)."""
+    with api.client() as client:
+        token = login(client, *ADMIN)["access_token"].encode()
+    response, trailer_id = send_with_trailer(api, token, authorized, field.replace(b"%s", token))
+    assert response.startswith(status + b"\r\n"), response[:200]
+    assert trailer_id not in response
+
+
+@pytest.mark.parametrize("field", [b"Content-Length: 104857600", b"Transfer-Encoding: chunked"])
+def test_a_trailer_that_would_frame_the_body_is_a_json_400(api, field):
+    """The parser itself refuses a trailer field that would frame the body: the request is
+    answered 400 at once, as for a bad chunk."""
+    with api.client() as client:
+        token = login(client, *ADMIN)["access_token"].encode()
+    response, trailer_id = send_with_trailer(api, token, True, field)
+    assert response.startswith(b"HTTP/1.1 400 Bad Request\r\n"), response[:200]
+    assert response.endswith(b'{"detail": "Invalid HTTP request"}')
+    assert trailer_id not in response
