@@ -53,16 +53,7 @@ def test_restore_admin_gives_access_back_and_keeps_the_data(settings):
         db.commit()
     engine.dispose()
 
-    restored = subprocess.run(
-        [*COMMAND, "migrate", "--restore-admin"],
-        env=environment(settings),
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert restored.returncode == 0, restored.stdout + restored.stderr
-    assert ADMIN[1] not in restored.stdout + restored.stderr
+    assert ADMIN[1] not in restore(settings)
 
     with TestClient(create_app(settings)) as client:
         assert client.get("/auth/me", headers=bearer(admin)).status_code == 401  # sessions ended
@@ -74,7 +65,8 @@ def test_restore_admin_gives_access_back_and_keeps_the_data(settings):
         login(client, user["username"], user["password"])
 
 
-def restore(settings) -> None:
+def restore(settings) -> str:
+    """`migrate --restore-admin` with the admin's environment; what it wrote."""
     done = subprocess.run(
         [*COMMAND, "migrate", "--restore-admin"],
         env=environment(settings),
@@ -84,6 +76,7 @@ def restore(settings) -> None:
         timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout + done.stderr
 
 
 def test_restore_admin_finds_the_admin_by_the_name_as_compared(settings):

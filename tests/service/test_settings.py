@@ -53,16 +53,20 @@ def test_only_development_defaults_the_admin_password():
     assert Settings(environment="development").admin_password == DEV_ADMIN_PASSWORD
 
 
-def test_migrate_in_production_needs_the_admin_password(tmp_path):
-    env = {"ENVIRONMENT": "production", "PASSWORD_PEPPER": "pepper", "PATH": "/usr/bin:/bin"}
-    result = subprocess.run(
+def run_migrate(env: dict[str, str], folder) -> subprocess.CompletedProcess:
+    return subprocess.run(
         [sys.executable, "-m", "fastapi_example", "migrate"],
         env=env,
-        cwd=tmp_path,
+        cwd=folder,
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def test_migrate_in_production_needs_the_admin_password(tmp_path):
+    env = {"ENVIRONMENT": "production", "PASSWORD_PEPPER": "pepper", "PATH": "/usr/bin:/bin"}
+    result = run_migrate(env, tmp_path)
     assert result.returncode == 2
     assert "migrate needs ADMIN_PASSWORD" in result.stderr
     assert not (tmp_path / "fastapi-example.db").exists()  # refused before touching anything
@@ -76,14 +80,7 @@ def test_cli_exits_2_on_refused_settings(tmp_path):
         "DB_PASSWORD": "db-password-that-must-not-leak",
         "PATH": "/usr/bin:/bin",
     }
-    result = subprocess.run(
-        [sys.executable, "-m", "fastapi_example", "migrate"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_migrate(env, tmp_path)
     assert result.returncode == 2
     assert "ADMIN_PASSWORD" in result.stderr
     assert "must-not-leak" not in result.stderr + result.stdout
