@@ -3,7 +3,6 @@
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
 
 from fastapi_example import __version__
 from fastapi_example.catalog import CatalogCache
@@ -15,6 +14,7 @@ from fastapi_example.metrics import Metrics
 from fastapi_example.observe import ObserveRequests
 from fastapi_example.routes import auth, catalog, docs, health, items, users
 from fastapi_example.settings import PACKAGE_DIR, Settings
+from fastapi_example.static_files import JsonErrorStaticFiles
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -64,5 +64,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(catalog.versions, responses=errors(503))
     app.include_router(health.router)
     app.include_router(docs.router)
-    app.mount("/", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
+    app.mount("/", JsonErrorStaticFiles(directory=PACKAGE_DIR / "static"), name="static")
     return app

@@ -4,6 +4,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from fastapi_example.main import create_app
+from fastapi_example.settings import PACKAGE_DIR
 from tests.service.conftest import ADMIN
 
 
@@ -70,6 +71,43 @@ def test_logo_is_served(client):
     assert response.status_code == 200
     assert response.headers["content-type"] == "image/png"
     assert response.content.startswith(b"\x89PNG")
+
+
+LOGO_SIZE = (PACKAGE_DIR / "static" / "logo.png").stat().st_size
+
+
+@pytest.mark.parametrize(
+    ("range_header", "status", "detail"),
+    [
+        ("garbage", 400, "Malformed Range header"),
+        ("bytes=", 400, "Malformed Range header"),
+        ("bytes=5-1", 400, "Malformed Range header"),
+        ("items=0-1", 400, "Malformed Range header"),
+        ("bytes=a-b", 400, "Malformed Range header"),
+        ("bytes=\udcff-1", 400, "Malformed Range header"),
+        (f"bytes={LOGO_SIZE}-", 416, "Range not satisfiable"),
+        ("bytes=99999999999999999999999-", 416, "Range not satisfiable"),
+    ],
+)
+def test_a_range_the_static_files_cannot_serve_is_a_json_error(
+    client, range_header, status, detail
+):
+    raw = range_header.encode("utf-8", "surrogateescape")
+    response = client.get("/logo.png", headers={"Range": raw})
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == {"detail": detail}
+    assert int(response.headers["content-length"]) == len(response.content)
+    if status == 416:  # what the client needs to ask again
+        assert response.headers["content-range"] == f"bytes */{LOGO_SIZE}"
+
+
+def test_a_range_of_a_static_file_is_still_served(client):
+    whole = client.get("/logo.png").content
+    response = client.get("/logo.png", headers={"Range": "bytes=1-4"})
+    assert response.status_code == 206
+    assert response.content == whole[1:5]
+    assert response.headers["content-range"] == f"bytes 1-4/{LOGO_SIZE}"
 
 
 def test_a_method_a_path_does_not_take_is_405_with_its_methods(client, admin_headers):
