@@ -89,6 +89,12 @@ def refusal(status: int, detail: str) -> bytes:
 BLANK_LINE = b"\r\n\r\n"
 
 
+def chunk_framing(size: int) -> int:
+    """The bytes a chunk of `size` data bytes needs around its data: its size in hex and
+    a line break, then a line break after the data."""
+    return len(b"%x" % size) + 4
+
+
 class LimitedHttpTools(HttpToolsProtocol):
     """uvicorn's httptools protocol with caps on a request's head (its line and headers):
     MAX_HEADER_BYTES and HEADER_TIMEOUT_SECONDS; and on the time its body takes to arrive:
@@ -112,10 +118,11 @@ class LimitedHttpTools(HttpToolsProtocol):
 
     A chunked body may end with trailer fields: httptools keeps them as it keeps a head's,
     and uvicorn adds them to the request's headers, which the app trusts as the head's. They
-    are dropped (RFC 9110 lets a recipient discard trailer fields), and all of a chunked
-    body but its data (chunk sizes and extensions, the trailer section) is capped at
-    MAX_HEADER_BYTES, counted as it arrives: past it the client gets 431 at once and the
-    connection is closed.
+    are dropped (RFC 9110 lets a recipient discard trailer fields), and what a chunked body
+    holds besides its data and the framing its chunks need (chunk extensions, zeros before
+    a size, the last chunk, the trailer section) is capped at MAX_HEADER_BYTES, counted as
+    it arrives: past it the client gets 431 at once and the connection is closed. A body
+    sent in many small chunks is capped by its data, as any other: MAX_BODY_BYTES.
 
     A body not all received BODY_TIMEOUT_SECONDS after its head is answered 408 and the
     connection closed (the route's read sees the client gone): uvicorn waits for a body as
@@ -127,7 +134,7 @@ class LimitedHttpTools(HttpToolsProtocol):
     """
 
     head_bytes = 0  # of the head being read
-    framing_bytes = 0  # of the chunked body being read: all of it but its data
+    framing_bytes = 0  # of the chunked body being read: all but its data and chunk_framing
     body_left = 0  # what is still to come of a Content-Length body
     tail = b""  # the last bytes read: a blank line may begin in one read and end in the next
     in_head = True
@@ -180,8 +187,14 @@ class LimitedHttpTools(HttpToolsProtocol):
         super().on_headers_complete()
 
     def on_body(self, body: bytes) -> None:
-        self.framing_bytes -= len(body)
-        self.body_left = max(self.body_left - len(body), 0)
+        if self.body_left:  # a Content-Length body: nothing but data
+            self.body_left = max(self.body_left - len(body), 0)
+            self.framing_bytes -= len(body)
+        else:
+            # A chunk's data, or the part of it this read brought: allowed the framing it
+            # would need as a chunk of its own, which a client could have sent it as. What
+            # is free is never more than a few bytes per byte of data, itself capped.
+            self.framing_bytes -= len(body) + chunk_framing(len(body))
         super().on_body(body)
 
     def on_message_complete(self) -> None:

@@ -378,6 +378,7 @@ def test_a_body_cut_short_by_a_half_close_is_dropped_at_once(api):
 
 
 MAX_HEADER_BYTES = 16384  # the served API's MAX_HEADER_BYTES (the default)
+MAX_BODY_BYTES = 16384  # and its MAX_BODY_BYTES
 HEAD_TOO_LARGE = b"HTTP/1.1 431 Request Header Fields Too Large"
 
 
@@ -504,6 +505,19 @@ def test_an_endless_trailer_is_431_and_not_kept(api, endless):
         assert client.get("/healthz").status_code == 200
 
 
+def test_chunk_extensions_count_against_the_head_limit(api):
+    """Chunks that each carry data but also a long extension: only the framing the data
+    needs is free, so the extensions reach MAX_HEADER_BYTES long before the body reaches
+    MAX_BODY_BYTES."""
+    head = CHUNKED_REFRESH[: CHUNKED_REFRESH.index(b"\r\n\r\n") + 4]
+    chunk = b"1;ext=" + b"e" * 100 + b"\r\n \r\n"
+    with connect(api) as sock:
+        sent = send_until_refused(sock, head, chunk=chunk * 100)
+        response = answer(sock)
+    assert response.startswith(HEAD_TOO_LARGE + b"\r\n"), response[:100]
+    assert sent < SEND_AT_MOST
+
+
 def test_a_trailer_sent_in_many_reads_is_431_at_the_limit(api):
     sent = 0
     with connect(api) as sock:
@@ -531,11 +545,16 @@ def chunked_items(token: bytes | None, body: bytes, trailer: bytes) -> tuple[byt
     return head, b"%x\r\n%s\r\n0\r\n%s\r\n" % (len(body), body, trailer)
 
 
+def chunk_framing(size: int) -> int:
+    """What a chunk of size data bytes needs around them: its size line, a line break."""
+    return len(b"%x\r\n\r\n" % size)
+
+
 @pytest.mark.parametrize("split", ["one-write", "trailer-apart"])
 def test_a_chunked_body_at_the_limit_is_served_and_one_byte_more_is_431(api, split):
-    """All of a chunked body but its data (its chunk's size line, the last chunk, the trailer
-    section) counts against MAX_HEADER_BYTES: at the limit the request is served, one byte
-    over it is refused before its route runs."""
+    """All of a chunked body but its data and the framing its chunk needs (the chunk's
+    extensions, the last chunk, the trailer section) counts against MAX_HEADER_BYTES: at the
+    limit the request is served, one byte over it is refused before its route runs."""
     with api.client() as client:
         tokens = login(client, *ADMIN)
     for size, status in (
@@ -545,11 +564,12 @@ def test_a_chunked_body_at_the_limit_is_served_and_one_byte_more_is_431(api, spl
         name = f"trailed-{uuid.uuid4().hex[:8]}"
         body = json.dumps({"name": name}).encode()
         head, framed = chunked_items(tokens["access_token"].encode(), body, b"")
-        pad = size - (len(framed) - len(body)) - len(b"X-Pad: \r\n")
+        extra = len(framed) - len(body) - chunk_framing(len(body))
+        pad = size - extra - len(b"X-Pad: \r\n")
         head, framed = chunked_items(
             tokens["access_token"].encode(), body, b"X-Pad: %s\r\n" % (b"p" * pad)
         )
-        assert len(framed) - len(body) == size
+        assert len(framed) - len(body) - chunk_framing(len(body)) == size
         with connect(api) as sock:
             ends = {"one-write": [], "trailer-apart": [len(head) + framed.index(b"\r\n0\r\n") + 5]}
             sent_in(sock, head + framed, ends[split])
@@ -557,6 +577,35 @@ def test_a_chunked_body_at_the_limit_is_served_and_one_byte_more_is_431(api, spl
         with api.client() as client:
             found = client.get("/items", params={"name": name}, headers=bearer(tokens)).json()
         assert found["total"] == (1 if size == MAX_HEADER_BYTES else 0)
+
+
+def in_chunks_of(size: int, body: bytes) -> bytes:
+    parts = [body[start : start + size] for start in range(0, len(body), size)]
+    return b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in parts) + b"0\r\n\r\n"
+
+
+@pytest.mark.parametrize("split", ["one-write", "many-writes"])
+def test_a_body_in_many_small_chunks_is_limited_by_its_size_not_its_framing(api, split):
+    """A client may send its body in chunks as small as it likes (one per write of a
+    stream): the framing they need is not held against it. A body of 4 KB in one-byte
+    chunks, five times its size on the wire, is served; one over MAX_BODY_BYTES is 413."""
+    with api.client() as client:
+        tokens = login(client, *ADMIN)
+    head, _ = chunked_items(tokens["access_token"].encode(), b"", b"")
+    name = f"small-chunks-{uuid.uuid4().hex[:8]}"
+    body = json.dumps({"name": name}).encode()[:-1] + b" " * 4000 + b"}"  # JSON's white space
+    framed = in_chunks_of(1, body)
+    assert len(framed) - len(body) > MAX_HEADER_BYTES
+    with connect(api) as sock:
+        ends = {"one-write": [], "many-writes": list(range(len(head), len(head) + len(framed), 4096))}
+        sent_in(sock, head + framed, ends[split])
+        assert responses(sock) == [b"HTTP/1.1 201 Created"]
+    with connect(api) as sock:
+        sock.sendall(head + in_chunks_of(1, b" " * (MAX_BODY_BYTES + 1)))
+        assert [status[:13] for status in responses(sock)] == [b"HTTP/1.1 413 "]
+    with api.client() as client:
+        found = client.get("/items", params={"name": name}, headers=bearer(tokens)).json()
+    assert found["total"] == 1
 
 
 def send_with_trailer(api, token: bytes, authorized: bool, field: bytes) -> tuple[bytes, bytes]:
