@@ -12,7 +12,8 @@ is counted. Uvicorn's share is not in these numbers (it is the same for every se
 API/base here is lower than `make bench`'s throughput ratio.
 
 Prints a table and writes benchmarks/results/instructions-<UTC time>.json. Needs valgrind
-(Debian package) and MariaDB at 127.0.0.1:3306 (root); about 17 minutes on 2 cores.
+(Debian package) and MariaDB at 127.0.0.1:3306 (root, or BENCH_MYSQL_USER and
+BENCH_MYSQL_PASSWORD); about 17 minutes on 2 cores.
 """
 
 import asyncio

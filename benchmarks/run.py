@@ -1,7 +1,8 @@
 """`make bench`: load, start-up, memory, cleanup and scale measurements of the API.
 
 Prints one table and writes benchmarks/results/bench-<UTC time>.json. Sizes and durations
-come from BENCH_* environment variables (see README.md). MariaDB at 127.0.0.1:3306 (root).
+come from BENCH_* environment variables (see README.md). MariaDB at 127.0.0.1:3306 (root, or
+BENCH_MYSQL_USER and BENCH_MYSQL_PASSWORD).
 """
 
 import json
@@ -71,8 +72,8 @@ def api_env(database: str) -> dict:
         DB_HOST="127.0.0.1",
         DB_PORT="3306",
         DB_NAME=database,
-        DB_USER="root",
-        DB_PASSWORD="",
+        DB_USER=seed.MYSQL_USER,
+        DB_PASSWORD=seed.MYSQL_PASSWORD,
         LOG_LEVEL="INFO",
         LOG_FORMAT="json",
         METRICS_PORT="18000",

@@ -5,6 +5,7 @@ a token get real tokens (their SHA-256 digests are stored), written to files for
 """
 
 import hashlib
+import os
 import secrets
 from datetime import UTC, datetime, timedelta
 
@@ -13,11 +14,19 @@ import pymysql
 PASSWORD = "bench-user-password"
 NOW = datetime.now(UTC).replace(tzinfo=None)
 LIVE_UNTIL = NOW + timedelta(days=1)
+# The MariaDB account the benchmarks use: it creates and drops their databases and sets the
+# buffer pool. Debian's root logs in through the socket only: name another account then.
+MYSQL_USER = os.environ.get("BENCH_MYSQL_USER", "root")
+MYSQL_PASSWORD = os.environ.get("BENCH_MYSQL_PASSWORD", "")
 
 
 def connect(database: str | None = None) -> pymysql.Connection:
     return pymysql.connect(
-        host="127.0.0.1", user="root", password="", database=database, autocommit=True
+        host="127.0.0.1",
+        user=MYSQL_USER,
+        password=MYSQL_PASSWORD,
+        database=database,
+        autocommit=True,
     )
 
 

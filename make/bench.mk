@@ -1,4 +1,4 @@
-# Benchmarks (issue 6): needs MariaDB at 127.0.0.1:3306 (root) and wrk; about 50 minutes.
+# Benchmarks (issue 6): need MariaDB at 127.0.0.1:3306 (root, or BENCH_MYSQL_USER) and wrk; about 50 minutes.
 .PHONY: bench
 bench: venv ## load, start-up, memory, token-cleanup and table-size benchmarks (benchmarks/README.md)
 	cd benchmarks && PATH="$(CURDIR)/$(BIN):$$PATH" $(CURDIR)/$(BIN)/python run.py
