@@ -6,6 +6,7 @@ import json
 from http import HTTPStatus
 
 from fastapi import HTTPException
+from fastapi.responses import JSONResponse
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from fastapi_example.settings import get_settings
@@ -52,15 +53,8 @@ class BodyLimit:
             return await self.app(scope, receive, send)
         declared = _declared_length(scope["headers"])
         if declared is not None and declared > self.max_body_bytes:
-            body = json.dumps({"detail": TOO_LARGE}).encode()
-            headers = [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ]
-            await send({"type": "http.response.start", "status": 413, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
-            return None
+            refused = JSONResponse({"detail": TOO_LARGE}, 413, headers={"Connection": "close"})
+            return await refused(scope, receive, send)
         received = 0
 
         async def limited_receive():

@@ -5,8 +5,7 @@ Starlette raises its other errors (404, 405), which reach the API's error handle
 Range it cannot serve it answers itself, in plain text, from inside the file's response.
 """
 
-import json
-
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 RANGE_ERRORS = {400: "Malformed Range header", 416: "Range not satisfiable"}
@@ -22,20 +21,14 @@ class JsonErrorStaticFiles(StaticFiles):
                 return
             if message["type"] == "http.response.start" and message["status"] in RANGE_ERRORS:
                 replaced = True
-                body = json.dumps({"detail": RANGE_ERRORS[message["status"]]}).encode()
-                kept = [
-                    (name, value)
+                status = message["status"]
+                kept = {  # a 416's Content-Range: the file's size
+                    name.decode("latin-1"): value.decode("latin-1")
                     for name, value in message["headers"]
                     if name not in (b"content-type", b"content-length")
-                ]
-                headers = [
-                    *kept,  # a 416's Content-Range: the file's size
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ]
-                await send({**message, "headers": headers})
-                await send({"type": "http.response.body", "body": body})
-                return
+                }
+                answer = JSONResponse({"detail": RANGE_ERRORS[status]}, status, headers=kept)
+                return await answer(scope, receive, send)
             await send(message)
 
         await super().__call__(scope, receive, send_json_errors)

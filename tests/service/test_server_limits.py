@@ -99,7 +99,7 @@ def test_a_huge_declared_body_is_413_before_it_is_sent(api):
         )
         response = answer(sock)
     assert response.startswith(b"HTTP/1.1 413 "), response[:100]
-    assert response.endswith(b'{"detail": "Request body too large"}')
+    assert json.loads(response.partition(b"\r\n\r\n")[2]) == {"detail": "Request body too large"}
 
 
 def test_an_endless_chunked_body_is_413_and_not_kept(api):
@@ -597,7 +597,10 @@ def test_a_body_in_many_small_chunks_is_limited_by_its_size_not_its_framing(api,
     framed = in_chunks_of(1, body)
     assert len(framed) - len(body) > MAX_HEADER_BYTES
     with connect(api) as sock:
-        ends = {"one-write": [], "many-writes": list(range(len(head), len(head) + len(framed), 4096))}
+        ends = {
+            "one-write": [],
+            "many-writes": list(range(len(head), len(head) + len(framed), 4096)),
+        }
         sent_in(sock, head + framed, ends[split])
         assert responses(sock) == [b"HTTP/1.1 201 Created"]
     with connect(api) as sock:
