@@ -542,7 +542,14 @@ def chunked_items(token: bytes | None, body: bytes, trailer: bytes) -> tuple[byt
         b"POST /items HTTP/1.1\r\nHost: api\r\nContent-Type: application/json\r\n%s"
         b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" % authorization
     )
-    return head, b"%x\r\n%s\r\n0\r\n%s\r\n" % (len(body), body, trailer)
+    return head, in_chunks_of(max(len(body), 1), body, trailer)
+
+
+def in_chunks_of(size: int, body: bytes, trailer: bytes = b"") -> bytes:
+    """A chunked body: its data in chunks of size bytes, then the last chunk and trailer."""
+    parts = [body[start : start + size] for start in range(0, len(body), size)]
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in parts)
+    return chunks + b"0\r\n%s\r\n" % trailer
 
 
 def chunk_framing(size: int) -> int:
@@ -577,11 +584,6 @@ def test_a_chunked_body_at_the_limit_is_served_and_one_byte_more_is_431(api, spl
         with api.client() as client:
             found = client.get("/items", params={"name": name}, headers=bearer(tokens)).json()
         assert found["total"] == (1 if size == MAX_HEADER_BYTES else 0)
-
-
-def in_chunks_of(size: int, body: bytes) -> bytes:
-    parts = [body[start : start + size] for start in range(0, len(body), size)]
-    return b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in parts) + b"0\r\n\r\n"
 
 
 @pytest.mark.parametrize("split", ["one-write", "many-writes"])
