@@ -205,3 +205,21 @@ def test_an_item_is_exactly_its_model_serialized(client, new_account):
         item = ItemPublic.model_validate_json(response.content)
         assert response.content == item.model_dump_json().encode()
     assert patched.json()["description"] is None and read.json()["user_id"] == owner.id
+
+
+def test_a_patch_that_changes_nothing_leaves_the_item_as_it_was(client, new_account):
+    owner, other = new_account(), new_account()
+    item = create(client, owner.headers, description="kept")
+    path, missing = f"/items/{item['id']}", "/items/2147483647"
+    for same in ({}, {"name": item["name"]}, {"name": item["name"], "description": "kept"}):
+        patched = client.patch(path, json=same, headers=owner.headers)
+        assert patched.status_code == 200, patched.text
+        assert patched.json() == item  # updated_at included
+        # Nothing to change is still a change of someone else's item, or of none.
+        assert client.patch(path, json=same, headers=other.headers).status_code == 403
+        assert client.patch(missing, json=same, headers=owner.headers).status_code == 404
+    assert client.get(path, headers=owner.headers).json() == item
+    changes = {"name": item["name"], "description": "new"}
+    patched = client.patch(path, json=changes, headers=owner.headers)
+    assert patched.json()["description"] == "new"
+    assert patched.json()["updated_at"] > item["updated_at"]

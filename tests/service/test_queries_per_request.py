@@ -6,6 +6,7 @@ where db.Database hands them to the driver (each is a round trip); on MariaDB th
 own counters show too that no read ends a transaction.
 """
 
+import itertools
 from contextlib import contextmanager
 
 import pytest
@@ -91,10 +92,11 @@ def server_counts(action, expected: dict[str, int], tries: int = 5) -> dict[str,
 
 
 def test_a_write_is_one_transaction(client, account, backend, monkeypatch):
-    def write():
-        response = client.patch(
-            f"/items/{account.item_id}", json={"description": "x"}, headers=account.headers
-        )
+    descriptions = (f"written {n}" for n in itertools.count())
+
+    def write():  # a new description each time: one that is already there writes nothing
+        change = {"description": next(descriptions)}
+        response = client.patch(f"/items/{account.item_id}", json=change, headers=account.headers)
         assert response.status_code == 200, response.text
 
     with statements(client.app, monkeypatch) as sent:

@@ -198,3 +198,20 @@ def test_missing_user_is_404_for_admin(client, admin_headers):
 def test_seeded_admin_is_admin(client):
     tokens = login(client, *ADMIN)
     assert client.get("/auth/me", headers=bearer(tokens)).json()["role_id"] == 1
+
+
+def test_a_patch_that_changes_nothing_leaves_the_user_as_it_was(client, admin_headers, new_account):
+    account = new_account()
+    path = f"/users/{account.id}"
+    before = client.get(path, headers=admin_headers).json()
+    for same in ({}, {"username": account.username}, {"role_id": 2, "activated": True}):
+        for headers in (account.headers, admin_headers):
+            patched = client.patch(path, json=same, headers=headers)
+            assert patched.status_code == 200, patched.text
+            assert patched.json() == before  # updated_at included
+    assert client.get("/auth/me", headers=account.headers).json() == before
+    new_name = unique()
+    renamed = client.patch(path, json={"username": new_name, "role_id": 2}, headers=admin_headers)
+    assert renamed.json()["username"] == new_name
+    assert renamed.json()["updated_at"] > before["updated_at"]
+    login(client, new_name, account.password)  # the new name's key was written with it

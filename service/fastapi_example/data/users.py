@@ -67,8 +67,10 @@ async def create_user(db: Database, username: str, role_id: int, hashed_password
 
 
 async def update_user(tx: Connection, user_id: int, changes: dict[str, Any]) -> None:
-    """Set the given columns (of CHANGEABLE) and updated_at; db.UniqueViolation if the new
-    username is taken."""
+    """Set the given columns (of CHANGEABLE) and updated_at, and a new username's key;
+    db.UniqueViolation if the new username is taken."""
+    if "username" in changes:
+        changes = {**changes, "username_key": username_key(changes["username"])}
     columns = [column for column in CHANGEABLE if column in changes]
     assignments = ", ".join(f"{column} = ?" for column in [*columns, "updated_at"])
     await tx.execute(

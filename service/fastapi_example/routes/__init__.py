@@ -1,4 +1,7 @@
-"""The API's routers, one module per resource, and the router class they share."""
+"""The API's routers, one module per resource, and what they share: their router class and
+what a PATCH changes."""
+
+from typing import Any
 
 from fastapi import APIRouter
 from starlette.routing import Match, get_route_path
@@ -18,3 +21,10 @@ class PrefixedRouter(APIRouter):
         if not get_route_path(scope).startswith(self.prefix):
             return Match.NONE, {}
         return super().matches(scope)
+
+
+def changed(row: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """The changes that would change the row. A PATCH that repeats what is there leaves the
+    row as it is, its updated_at included, as applying a JSON merge patch of those values
+    would; a column the row does not show (a password's hash) always counts."""
+    return {name: value for name, value in changes.items() if name not in row or row[name] != value}

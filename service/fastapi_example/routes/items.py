@@ -14,7 +14,7 @@ from fastapi_example.models import (
     ItemUpdate,
     utcnow,
 )
-from fastapi_example.routes import PrefixedRouter
+from fastapi_example.routes import PrefixedRouter, changed
 
 # Every route: the X-Version check, then a caller with a valid access token.
 router = PrefixedRouter(
@@ -63,8 +63,9 @@ async def update_item(item_id: Id, changes: ItemUpdate, db: DatabaseDep, user: C
     try:
         async with db.transaction() as tx:
             item = await _owned_item(tx, user, item_id)
-            item.update(changes.model_dump(exclude_unset=True), updated_at=utcnow())
-            await items.update_item(tx, item)
+            if update := changed(item, changes.model_dump(exclude_unset=True)):
+                item.update(update, updated_at=utcnow())
+                await items.update_item(tx, item)
     except UniqueViolation:
         raise HTTPException(status_code=409, detail=NAME_TAKEN) from None
     return item

@@ -23,9 +23,8 @@ from fastapi_example.models import (
     UserQuery,
     UsersPage,
     UserUpdate,
-    username_key,
 )
-from fastapi_example.routes import PrefixedRouter
+from fastapi_example.routes import PrefixedRouter, changed
 from fastapi_example.security import generate_password
 from fastapi_example.settings import Settings
 
@@ -136,8 +135,6 @@ async def update_user(
     current_password = changes.pop("current_password", None)
     yourself = user_id == caller.id
     _keeps_own_role_and_activation(caller, user, changes)
-    if "username" in changes:
-        changes["username_key"] = username_key(changes["username"])
     if "role_id" in changes:
         await _check_role(db, changes["role_id"])
     if yourself and "password" in changes:
@@ -150,7 +147,8 @@ async def update_user(
             locked = await users.lock_user(tx, user_id)
             _editable(caller, user_id, locked, caller.id in admins)
             _keeps_own_role_and_activation(caller, locked, changes)
-            await users.update_user(tx, user_id, changes)
+            if update := changed(locked, changes):
+                await users.update_user(tx, user_id, update)
             if "hashed_password" in changes:
                 # Other devices must log in again with the new password.
                 keep = caller.session_id if yourself else None
