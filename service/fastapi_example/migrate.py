@@ -150,16 +150,31 @@ def seed(session: Session, settings: Settings) -> None:
             session.add(row)
     session.add_all(Version(version=v, supported=s) for v, s in wanted.items())
     session.flush()
-    # By the name as compared: an admin seeded as "admin" is the "Admin" ADMIN_USERNAME names.
-    admin_key = username_key(settings.admin_username)
-    if session.exec(select(User).where(User.username_key == admin_key)).first() is None:
-        hashed = hash_password(settings.admin_password, settings.password_pepper)
-        admin = User(
-            username=settings.admin_username, role_id=ADMIN_ROLE_ID, hashed_password=hashed
-        )
-        session.add(admin)
-        log.info("created the first admin", extra={"username": settings.admin_username})
+    seed_first_admin(session, settings)
     session.commit()
+
+
+def seed_first_admin(session: Session, settings: Settings) -> None:
+    """ADMIN_USERNAME as the first admin, on a database that has no admin yet.
+
+    Only then: migrate runs at every start, and an admin that renamed itself must not find
+    ADMIN_USERNAME back with the deployment's password. Access lost later comes back through
+    `migrate --restore-admin` (break_glass.py), never by itself."""
+    if session.exec(select(User.id).where(User.role_id == ADMIN_ROLE_ID)).first() is not None:
+        return
+    # By the name as compared: "Admin" is the "admin" ADMIN_USERNAME names.
+    key = username_key(settings.admin_username)
+    if session.exec(select(User.id).where(User.username_key == key)).first() is not None:
+        log.warning(
+            "no admin, and ADMIN_USERNAME names a user that is not one: "
+            "`fastapi-example migrate --restore-admin` makes it the admin"
+        )
+        return
+    hashed = hash_password(settings.admin_password, settings.password_pepper)
+    session.add(
+        User(username=settings.admin_username, role_id=ADMIN_ROLE_ID, hashed_password=hashed)
+    )
+    log.info("created the first admin", extra={"username": settings.admin_username})
 
 
 def migrate(engine: Engine, settings: Settings) -> None:

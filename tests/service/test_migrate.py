@@ -18,6 +18,7 @@ from sqlmodel import SQLModel
 
 from fastapi_example import models  # noqa: F401 - registers the tables
 from fastapi_example.migrate import LOCK_NAME
+from fastapi_example.names import username_key
 from fastapi_example.settings import PACKAGE_DIR
 from tests.support import mariadb
 from tests.support.api_process import COMMAND, api_env, free_port, run_migrate
@@ -126,6 +127,38 @@ def test_an_admin_name_differing_only_in_case_is_the_same_admin(database):
     migrate_ok(env)
     migrate_ok({**env, "ADMIN_USERNAME": env["ADMIN_USERNAME"].upper()})
     assert rows(url, "SELECT username, role_id FROM users") == [(env["ADMIN_USERNAME"], 1)]
+
+
+def execute(url: str, statement: str, **params) -> None:
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(statement), params)
+    finally:
+        engine.dispose()
+
+
+def test_an_admin_that_renamed_itself_is_not_created_again(database):
+    """migrate runs at every start: ADMIN_USERNAME is the first admin, not one for good."""
+    env, url = database
+    migrate_ok(env)
+    execute(
+        url, "UPDATE users SET username = 'chief', username_key = :key", key=username_key("chief")
+    )
+    migrate_ok(env)
+    assert rows(url, "SELECT username, role_id FROM users") == [("chief", 1)]
+
+
+def test_without_an_admin_the_name_of_a_user_is_not_taken_over(database):
+    """A database with no admin (one demoted by hand) whose ADMIN_USERNAME is a user: the
+    break-glass is asked for, not done by itself."""
+    env, url = database
+    migrate_ok(env)
+    execute(url, "UPDATE users SET role_id = 2")
+    log = migrate_ok(env)
+    assert rows(url, "SELECT username, role_id FROM users") == [(env["ADMIN_USERNAME"], 2)]
+    warning = next(json.loads(line) for line in log.splitlines() if "restore-admin" in line)
+    assert warning["level"] == "WARNING"
 
 
 def test_the_versions_table_mirrors_the_versions_file(database, tmp_path):
