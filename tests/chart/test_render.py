@@ -1,8 +1,10 @@
 """Behaviour of the rendered chart: labels and selectors, security, images, secrets, config."""
 
 import json
+import shutil
 
 import pytest
+import yaml
 
 from tests.support import helm
 
@@ -294,6 +296,26 @@ def test_settings_and_database_wiring(objects):
     assert mysql_env["MYSQL_PASSWORD"]["valueFrom"]["secretKeyRef"] == refs["DB_PASSWORD"]
     assert mysql_env["MYSQL_DATABASE"]["value"] == config["DB_NAME"]
     assert mysql_env["MYSQL_USER"]["value"] == config["DB_USER"]
+
+
+def test_large_integers_from_a_values_file_stay_integers():
+    # Helm reads a values file's numbers as floats, which it would print as 1.048576e+06.
+    big = {"maxBodyBytes": 1048576, "maxHeaderBytes": 2097152, "dbPoolSize": 1000000}
+    objects = helm.render(values={"config": big, "tokenCleanup": {"batchSize": 5000000}})
+    config = helm.find(objects, "ConfigMap", helm.RELEASE)["data"]
+    assert (config["MAX_BODY_BYTES"], config["MAX_HEADER_BYTES"]) == ("1048576", "2097152")
+    assert (config["DB_POOL_SIZE"], config["TOKEN_CLEANUP_BATCH_SIZE"]) == ("1000000", "5000000")
+
+
+def test_a_new_chart_version_leaves_the_database_pod_as_it_is(tmp_path):
+    chart = tmp_path / "fastapi-example"
+    shutil.copytree(helm.CHART, chart)
+    meta = yaml.safe_load((chart / "Chart.yaml").read_text())
+    meta.update(version="9.9.9", appVersion="9.9.9")
+    (chart / "Chart.yaml").write_text(yaml.safe_dump(meta))
+    before = helm.find(helm.render(), "StatefulSet")["spec"]["template"]
+    after = helm.find(helm.render(chart=chart), "StatefulSet")["spec"]["template"]
+    assert after == before  # an upgrade of the API does not restart MySQL
 
 
 def test_no_secret_value_lands_in_a_configmap_or_an_env_literal(objects):

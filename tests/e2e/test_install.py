@@ -31,6 +31,7 @@ def test_every_replica_serves_through_the_ingress(release: Release, client: http
 def test_helm_test_passes(release: Release):
     out = release.run_chart_tests()
     assert "Phase:          Succeeded" in out, out
+    assert "logged out" in out, out  # the test's session is gone with it
 
 
 def test_values_against_the_schema_are_refused_with_its_message(cluster: Cluster, release):
