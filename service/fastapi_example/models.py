@@ -6,6 +6,7 @@ for every instance it validates, which made a page of 20 items cost a quarter mo
 """
 
 import re
+import unicodedata
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -55,12 +56,23 @@ Username = Annotated[
     AfterValidator(_storable),
     AfterValidator(checked_username),
 ]
+
+
+def _name_length(value: str) -> str:
+    # In NFKC, as a new name is counted: a name typed decomposed (NFD, as some keyboards
+    # send it) is longer than the name; or as it is, for one stored before the alphabet.
+    if 3 <= len(unicodedata.normalize("NFKC", value)) <= 30 or 3 <= len(value) <= 30:
+        return value
+    raise ValueError("must be 3 to 30 characters long")
+
+
 # A name to log in with: any a user may have had before the alphabet (names.py), compared
 # by its key; no leading or trailing space (MySQL would ignore a trailing one).
 LoginUsername = Annotated[
     str,
-    StringConstraints(min_length=3, max_length=30, pattern=r"^\S(.*\S)?$"),
+    StringConstraints(min_length=1, max_length=60, pattern=r"^\S(.*\S)?$"),
     AfterValidator(_storable),
+    AfterValidator(_name_length),
 ]
 Password = Annotated[
     str, StringConstraints(min_length=8, max_length=128), AfterValidator(_storable)

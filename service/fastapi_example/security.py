@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from passlib.context import CryptContext
+from passlib.exc import PasswordValueError
 
 T = TypeVar("T")
 
@@ -50,7 +51,11 @@ def hash_password(password: str, pepper: str) -> str:
 
 def verify_password(password: str, hashed: str, pepper: str) -> tuple[bool, str | None]:
     """(matches, a new hash when the stored one uses an outdated scheme or setting)."""
-    return _context.verify_and_update(_peppered(password, pepper), hashed)
+    try:
+        return _context.verify_and_update(_peppered(password, pepper), hashed)
+    except PasswordValueError:
+        # bcrypt refuses a password with a NUL byte: no bcrypt hash can be of such a password.
+        return False, None
 
 
 _DUMMY_HASH = _context.hash("a password nobody has")

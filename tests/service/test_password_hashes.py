@@ -1,6 +1,6 @@
 """Stored hashes of an older scheme or setting: accepted and upgraded at the next login
-(bcrypt, from the original app; Argon2 with weaker settings), and an upgrade never undoes a
-password set while the old one was being checked."""
+(bcrypt, from the original app; Argon2 with weaker settings), and neither an upgrade nor a
+change of your own password undoes a password set while the old one was being checked."""
 
 import bcrypt
 import pytest
@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from fastapi_example import login as login_module
 from fastapi_example.db import make_engine
+from fastapi_example.routes import users as users_routes
 from tests.service.test_accounts import sql
 
 WEAK_ARGON2 = argon2.using(type="ID", memory_cost=8192, rounds=1, parallelism=1)
@@ -45,6 +46,7 @@ def test_an_old_hash_logs_in_and_is_upgraded(client, api_settings, new_account, 
     set_hash(api_settings, account.id, LEGACY[scheme](account.password))
     assert token(client, account.username, "not-the-password").status_code == 401
     assert token(client, account.username, "x" * 100).status_code == 401
+    assert token(client, account.username, "nul\x00byte").status_code == 401  # bcrypt refuses NUL
     assert token(client, account.username, account.password).status_code == 200
     upgraded = stored_hash(api_settings, account.id)
     assert upgraded.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
@@ -77,4 +79,29 @@ def test_an_upgrade_does_not_undo_a_password_set_during_the_check(
     monkeypatch.undo()
     assert stored_hash(api_settings, account.id) == reset
     assert token(client, account.username, account.password).status_code == 401
+    assert token(client, account.username, "reset-by-admin").status_code == 200
+
+
+def test_your_own_change_does_not_undo_a_reset_made_while_it_was_checked(
+    client, api_settings, new_account, monkeypatch
+):
+    """An admin resets the password between the check of your current one and your change:
+    the reset stands and your change is refused as with a wrong current password."""
+    account = new_account()
+    reset = login_module.hash_password("reset-by-admin", api_settings.password_pepper)
+    hashing = users_routes.password_hash
+
+    async def reset_while_hashing(password, settings):
+        new_hash = await hashing(password, settings)
+        set_hash(api_settings, account.id, reset)
+        return new_hash
+
+    monkeypatch.setattr(users_routes, "password_hash", reset_while_hashing)
+    change = {"password": "chosen-by-user", "current_password": account.password}
+    response = client.patch(f"/users/{account.id}", json=change, headers=account.headers)
+    assert response.status_code == 403, response.text
+    assert response.json() == {"detail": "Current password is wrong"}
+    monkeypatch.undo()
+    assert stored_hash(api_settings, account.id) == reset
+    assert token(client, account.username, "chosen-by-user").status_code == 401
     assert token(client, account.username, "reset-by-admin").status_code == 200

@@ -41,6 +41,19 @@ def test_a_name_is_kept_in_nfkc(client, admin_headers):
     assert created.json()["username"] == "abc" + wide[3:]
 
 
+def test_a_name_logs_in_in_the_form_it_was_created_in(client, admin_headers):
+    """Its length counts in NFKC at login as at creation: a name typed decomposed (NFD) or
+    with a ligature is longer or shorter as it was sent than as it is kept."""
+    tag = str(uuid.uuid4().int % 10**6)
+    for sent in (unicodedata.normalize("NFD", "é" * 20 + tag), "\ufb00" + tag[:1]):
+        created = client.post("/users", json={"username": sent}, headers=admin_headers)
+        assert created.status_code == 201, created.text
+        assert login(client, sent, created.json()["password"])["id"] == created.json()["id"]
+    for never in ("ab", "a" * 31, unicodedata.normalize("NFD", "é" * 31)):
+        refused = client.post("/auth/token", json={"username": never, "password": "x"})
+        assert refused.status_code == 422, never
+
+
 def test_renaming_to_another_users_name_in_other_case_is_409(client, admin_headers, new_account):
     first, second = new_account(), new_account()
     renamed = client.patch(

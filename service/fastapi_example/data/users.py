@@ -19,10 +19,10 @@ async def read_user(db: Database, user_id: int) -> Row | None:
 
 
 async def lock_user(tx: Connection, user_id: int) -> Row | None:
-    """The user's row, locked until the transaction ends."""
+    """The user's row, its password hash included, locked until the transaction ends."""
     return await tx.fetch_one(
-        "SELECT username, id, role_id, activated, created_at, updated_at FROM users"
-        " WHERE id = ? FOR UPDATE",
+        "SELECT username, id, role_id, activated, created_at, updated_at, hashed_password"
+        " FROM users WHERE id = ? FOR UPDATE",
         user_id,
     )
 

@@ -26,5 +26,5 @@ class PrefixedRouter(APIRouter):
 def changed(row: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     """The changes that would change the row. A PATCH that repeats what is there leaves the
     row as it is, its updated_at included, as applying a JSON merge patch of those values
-    would; a column the row does not show (a password's hash) always counts."""
+    would (a new password always counts: its hash has a salt of its own)."""
     return {name: value for name, value in changes.items() if name not in row or row[name] != value}

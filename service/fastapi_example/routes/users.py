@@ -98,15 +98,16 @@ def _keeps_own_role_and_activation(caller: Caller, user: Row, changes: dict) -> 
 
 async def _check_current_password(
     request: Request, db: Database, settings: Settings, caller: Caller, current: str | None
-) -> None:
+) -> str:
     """Your own new password needs your current one: an access token alone (a stolen one)
-    must not take the account over. Checked, and throttled, as a login is."""
+    must not take the account over. Checked, and throttled, as a login is; the hash it was
+    checked against is returned."""
     if current is None:
         error = {"type": "missing", "loc": ("body", "current_password"), "input": None}
         msg = "Field required to change your own password"
         raise RequestValidationError([{**error, "msg": msg}])
     try:
-        await authenticate(
+        user = await authenticate(
             db,
             caller.username,
             current,
@@ -119,6 +120,7 @@ async def _check_current_password(
         if refused.status_code == 401:
             raise HTTPException(status_code=403, detail="Current password is wrong") from None
         raise
+    return user["hashed_password"]
 
 
 @router.patch("/{user_id}", response_model=UserPublic)
@@ -137,8 +139,11 @@ async def update_user(
     _keeps_own_role_and_activation(caller, user, changes)
     if "role_id" in changes:
         await _check_role(db, changes["role_id"])
+    checked_hash = None
     if yourself and "password" in changes:
-        await _check_current_password(request, db, settings, caller, current_password)
+        checked_hash = await _check_current_password(
+            request, db, settings, caller, current_password
+        )
     if "password" in changes:
         changes["hashed_password"] = await password_hash(changes.pop("password"), settings)
     try:
@@ -147,6 +152,10 @@ async def update_user(
             locked = await users.lock_user(tx, user_id)
             _editable(caller, user_id, locked, caller.id in admins)
             _keeps_own_role_and_activation(caller, locked, changes)
+            if checked_hash is not None and locked["hashed_password"] != checked_hash:
+                # A password set while yours was checked (an admin's reset) stands: the one
+                # you gave is no longer your current password.
+                raise HTTPException(status_code=403, detail="Current password is wrong")
             if update := changed(locked, changes):
                 await users.update_user(tx, user_id, update)
             if "hashed_password" in changes:
