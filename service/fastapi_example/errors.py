@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fastapi_example.db import DatabaseUnavailable
-from fastapi_example.deps import check_version, current_user
+from fastapi_example.deps import admin_user, check_version, current_user
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +97,9 @@ async def _on_database_unavailable(_request: Request, exc: DatabaseUnavailable) 
 
 async def _on_validation_error(request: Request, exc: RequestValidationError) -> Response:
     """FastAPI parses a JSON body before it solves a route's dependencies, so a body it cannot
-    parse would be answered 422 before the X-Version and token checks: a caller without a
-    valid token would learn about the route's input. Those checks run first here
-    (docs/decisions/0008-checks-before-an-unreadable-body.md)."""
+    parse would be answered 422 before the X-Version, token and admin checks: a caller
+    without a valid token or the rights would learn about the route's input. Those checks
+    run first here (docs/decisions/0008-checks-before-an-unreadable-body.md)."""
     route = request.scope.get("route")
     if route is not None and any(error["type"] == "json_invalid" for error in exc.errors()):
         checks = {dependency.call for dependency in route.dependant.dependencies}
@@ -107,7 +107,9 @@ async def _on_validation_error(request: Request, exc: RequestValidationError) ->
             if check_version in checks:
                 await check_version(request, request.headers.get("x-version", ""))
             if current_user in checks:
-                await current_user(request)
+                caller = await current_user(request)
+                if admin_user in checks:
+                    await admin_user(caller)
         except HTTPException as refused:
             return await http_exception_handler(request, refused)
         except DatabaseUnavailable as lost:

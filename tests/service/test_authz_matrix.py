@@ -136,5 +136,7 @@ def test_the_token_is_checked_before_the_request_is_read(client, new_account):
         assert response.status_code == 401, (method, path)
         assert response.headers["www-authenticate"] == "Bearer"
     user = new_account()
-    refused = client.post("/users", json={"username": ""}, headers=user.headers)
-    assert refused.status_code == 403
+    not_json = {"content": bad_json["content"], "headers": bad_json["headers"] | user.headers}
+    for options in ({"json": {"username": ""}, "headers": user.headers}, not_json):
+        refused = client.post("/users", **options)
+        assert refused.status_code == 403, refused.text
