@@ -122,6 +122,26 @@ def test_filters_ignore_the_case_of_any_letter_not_only_ascii(client, new_accoun
     assert found(name=f"{tag}-ete") == []  # case, not accents
 
 
+def test_a_sigma_matches_whatever_its_case_and_place_in_a_word(client, new_account):
+    """Lowercased, a capital sigma at a word's end is the final sigma in Python and the small
+    one in MySQL: both sides of the comparison fold the final one."""
+    owner = new_account()
+    tag = unique("sigma")
+    upper, lower = f"{tag}-ΟΔΥΣΣΕΑΣ", f"{tag}-ηρακλης"
+    create(client, owner.headers, name=upper)
+    create(client, owner.headers, name=lower)
+
+    def found(text):
+        params = {"name": f"{tag}-{text}"}
+        body = client.get("/items", params=params, headers=owner.headers).json()
+        return [item["name"] for item in body["items"]]
+
+    for text in ("ΟΔΥΣ", "οδυσ", "ΟΔΥΣΣΕΑΣ", "οδυσσεας", "οδυσσεασ"):
+        assert found(text) == [upper], text
+    for text in ("ΗΡΑΚΛΗΣ", "ηρακλης", "ηρακλησ"):
+        assert found(text) == [lower], text
+
+
 def test_paging_echoes_real_values_and_orders_by_id(client, new_account):
     owner = new_account()
     tag = unique("pg")

@@ -5,13 +5,17 @@ from typing import Any
 from fastapi_example.db import Database, Row
 
 LIKE_ESCAPE = "/"
+# Python's lower() writes a capital sigma at a word's end as the final sigma, MySQL's
+# LOWER() as the small sigma: the text and the column both have the final one folded.
+FINAL_SIGMA, SIGMA = "\u03c2", "\u03c3"
+FOLDED = f"replace(lower({{column}}), '{FINAL_SIGMA}', '{SIGMA}')"
 
 
 def contains(text: str) -> str:
     """A LIKE pattern for a case-insensitive substring, % and _ taken literally."""
     for special in (LIKE_ESCAPE, "%", "_"):  # the escape character itself first
         text = text.replace(special, LIKE_ESCAPE + special)
-    return f"%{text.lower()}%"
+    return f"%{text.lower().replace(FINAL_SIGMA, SIGMA)}%"
 
 
 class Filters:
@@ -23,7 +27,8 @@ class Filters:
 
     def contains(self, column: str, text: str | None) -> None:
         if text is not None:
-            self.conditions.append(f"lower({column}) LIKE ? ESCAPE '{LIKE_ESCAPE}'")
+            folded = FOLDED.format(column=column)
+            self.conditions.append(f"{folded} LIKE ? ESCAPE '{LIKE_ESCAPE}'")
             self.values.append(contains(text))
 
     def equals(self, column: str, value: Any) -> None:
