@@ -75,6 +75,9 @@ def test_notes_tell_how_to_reach_the_api_get_the_password_and_run_the_job(
     assert "port-forward svc/fastapi-example 8080:8080" in notes
     assert "get secret fastapi-example -o jsonpath='{.data.admin-password}'" in notes
     assert "create job --from=cronjob/fastapi-example-token-cleanup" in notes
+    without = helm.run_helm([*args, "--set", "ingress.enabled=false"], helm_name)
+    reach = without.stdout.split("1. Reach the API\n", 1)[1]
+    assert reach.startswith("   Through the Service, from your machine:"), reach
 
 
 @pytest.mark.parametrize("helm_name", helm.HELMS)
