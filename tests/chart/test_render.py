@@ -17,6 +17,12 @@ EVERYTHING = {
 }
 
 
+CLUSTER_DNS = {
+    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+    "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+}
+
+
 @pytest.fixture(scope="module")
 def objects():
     return helm.render(values=EVERYTHING)
@@ -130,10 +136,20 @@ def test_network_policies_select_the_intended_pods(objects):
     assert metrics["from"][0]["podSelector"] == {
         "matchLabels": {"app.kubernetes.io/name": "prometheus"}
     }
-    # Egress of the app's pods: DNS and MySQL.
-    egress = policies[api]["spec"]["egress"]
-    assert {p["port"] for p in egress[0]["ports"]} == {53}
-    assert selected(egress[1]["to"][0]["podSelector"], objects) == {db}
+    # Egress of the app's pods: DNS to the cluster DNS's pods, and MySQL.
+    for name in (api, f"{api}-jobs"):
+        dns, mysql = policies[name]["spec"]["egress"][:2]
+        assert {p["port"] for p in dns["ports"]} == {53}
+        assert dns["to"] == [CLUSTER_DNS]
+        assert selected(mysql["to"][0]["podSelector"], objects) == {db}
+
+
+def test_dns_may_go_to_any_address_when_asked():
+    objects = helm.render(values={"networkPolicy": {"dns": {"anyAddress": True}}})
+    for policy in helm.find_all(objects, "NetworkPolicy"):
+        for rule in policy["spec"].get("egress", []):
+            if {p["port"] for p in rule["ports"]} == {53}:
+                assert "to" not in rule
 
 
 def test_every_container_has_resources_and_the_restricted_security_context(objects):

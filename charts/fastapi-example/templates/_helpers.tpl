@@ -174,7 +174,17 @@ env:
 
 {{/* Egress of the app's pods: DNS and the database. */}}
 {{- define "fastapi-example.networkPolicy.egress" -}}
+{{- $dns := .Values.networkPolicy.dns }}
+{{- if not $dns.anyAddress }}
+- to:
+    - namespaceSelector:
+        {{- toYaml $dns.namespaceSelector | nindent 8 }}
+      podSelector:
+        {{- toYaml $dns.podSelector | nindent 8 }}
+  ports:
+{{- else }}
 - ports:
+{{- end }}
     - port: 53
       protocol: UDP
     - port: 53
