@@ -52,14 +52,15 @@ def wrapper(
     return folder
 
 
-def cpu_request(kind: str, name: str, cpu: str) -> dict:
-    """A patch of the first container's CPU request."""
+def cpu_request(kind: str, name: str, cpu: str, lists=("containers",)) -> dict:
+    """A patch of the CPU request of the first container in each of the pod's lists named."""
     op = [
         {
             "op": "replace",
-            "path": "/spec/template/spec/containers/0/resources/requests/cpu",
+            "path": f"/spec/template/spec/{each}/0/resources/requests/cpu",
             "value": cpu,
         }
+        for each in lists
     ]
     return {"target": {"kind": kind, "name": name}, "patch": json.dumps(op)}
 
@@ -122,7 +123,8 @@ def test_prod_overlay_applies_server_side_and_rolls_out_with_its_secrets(
     # Its CPU requests (3 API replicas, a MySQL of one core) are a production node's; this
     # cluster's one node has two cores for everything.
     smaller = (
-        cpu_request("Deployment", "fastapi-example", "100m"),
+        # The migrate initContainer's request counts for the pod as much as the API's.
+        cpu_request("Deployment", "fastapi-example", "100m", ("containers", "initContainers")),
         cpu_request("StatefulSet", "fastapi-example-mysql", "100m"),
     )
     applied = cluster.kubectl(
