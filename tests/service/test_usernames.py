@@ -44,8 +44,9 @@ def test_a_name_is_kept_in_nfkc(client, admin_headers):
 def test_a_name_logs_in_in_the_form_it_was_created_in(client, admin_headers):
     """Its length counts in NFKC at login as at creation: a name typed decomposed (NFD) or
     with a ligature is longer or shorter as it was sent than as it is kept."""
-    tag = str(uuid.uuid4().int % 10**6)
-    for sent in (unicodedata.normalize("NFD", "é" * 20 + tag), "\ufb00" + tag[:1]):
+    tag = uuid.uuid4().int
+    han = chr(0x4E00 + tag % 20000)  # "ﬀ" and one Han character: two sent, three kept
+    for sent in (unicodedata.normalize("NFD", "é" * 20 + str(tag % 10**6)), "\ufb00" + han):
         created = client.post("/users", json={"username": sent}, headers=admin_headers)
         assert created.status_code == 201, created.text
         assert login(client, sent, created.json()["password"])["id"] == created.json()["id"]

@@ -8,7 +8,6 @@ LIKE_ESCAPE = "/"
 # Python's lower() writes a capital sigma at a word's end as the final sigma, MySQL's
 # LOWER() as the small sigma: the text and the column both have the final one folded.
 FINAL_SIGMA, SIGMA = "\u03c2", "\u03c3"
-FOLDED = f"replace(lower({{column}}), '{FINAL_SIGMA}', '{SIGMA}')"
 
 
 def contains(text: str) -> str:
@@ -27,7 +26,7 @@ class Filters:
 
     def contains(self, column: str, text: str | None) -> None:
         if text is not None:
-            folded = FOLDED.format(column=column)
+            folded = f"replace(lower({column}), '{FINAL_SIGMA}', '{SIGMA}')"
             self.conditions.append(f"{folded} LIKE ? ESCAPE '{LIKE_ESCAPE}'")
             self.values.append(contains(text))
 

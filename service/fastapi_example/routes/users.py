@@ -96,6 +96,10 @@ def _keeps_own_role_and_activation(caller: Caller, user: Row, changes: dict) -> 
         raise HTTPException(status_code=403, detail="You cannot change your own activation")
 
 
+def wrong_current_password() -> HTTPException:
+    return HTTPException(status_code=403, detail="Current password is wrong")
+
+
 async def _check_current_password(
     request: Request, db: Database, settings: Settings, caller: Caller, current: str | None
 ) -> str:
@@ -118,7 +122,7 @@ async def _check_current_password(
         )
     except HTTPException as refused:
         if refused.status_code == 401:
-            raise HTTPException(status_code=403, detail="Current password is wrong") from None
+            raise wrong_current_password() from None
         raise
     return user["hashed_password"]
 
@@ -155,7 +159,7 @@ async def update_user(
             if checked_hash is not None and locked["hashed_password"] != checked_hash:
                 # A password set while yours was checked (an admin's reset) stands: the one
                 # you gave is no longer your current password.
-                raise HTTPException(status_code=403, detail="Current password is wrong")
+                raise wrong_current_password()
             if update := changed(locked, changes):
                 await users.update_user(tx, user_id, update)
             if "hashed_password" in changes:
