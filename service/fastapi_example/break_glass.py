@@ -12,22 +12,23 @@ from sqlalchemy import Engine, delete
 from sqlmodel import Session, select
 
 from fastapi_example.data.login_throttle import Attempt
+from fastapi_example.migrate import admin_password_hash, new_admin
 from fastapi_example.models import ADMIN_ROLE_ID, LoginThrottle, Token, User, username_key, utcnow
-from fastapi_example.security import hash_password
 from fastapi_example.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
 def restore_admin(engine: Engine, settings: Settings) -> None:
-    hashed = hash_password(settings.admin_password, settings.password_pepper)
     with Session(engine) as session:
         # By the name as compared, as logins and the seed find it ("Admin" is "admin").
         key = username_key(settings.admin_username)
         user = session.exec(select(User).where(User.username_key == key)).first()
         if user is None:
-            user = User(username=settings.admin_username, role_id=ADMIN_ROLE_ID, hashed_password="")
-        user.hashed_password, user.role_id, user.activated = hashed, ADMIN_ROLE_ID, True
+            user = new_admin(settings)
+        else:
+            user.hashed_password = admin_password_hash(settings)
+        user.role_id, user.activated = ADMIN_ROLE_ID, True
         user.updated_at = utcnow()
         session.add(user)
         session.flush()

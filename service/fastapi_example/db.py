@@ -229,8 +229,8 @@ class Database:
             self._release(connection)
 
     async def ping(self) -> None:
-        """One round trip: the readiness probe."""
-        await self.fetch_one("SELECT 1 AS one")
+        """One round trip outside the pool, for the readiness probe."""
+        await self.dialect.ping()
 
 
 async def retry_on_deadlock(work: Callable[..., Awaitable[T]], *args, attempts: int = 3) -> T:

@@ -47,6 +47,9 @@ async def check_version(
 ) -> None:
     """426 with an Upgrade header for an unsupported or unknown version; absent or empty
     passes. Routers declare it first, so it comes before the token and the input checks."""
+    lines = request.headers.getlist("x-version")
+    if len(lines) > 1:  # one value, the lines joined by commas (RFC 9110), as a proxy may
+        x_version = ", ".join(lines)  # merge them: never only the first line's version
     # Whitespace around a field's value is not part of it (RFC 9110); the server strips
     # only what precedes it.
     x_version = x_version.strip(" \t")

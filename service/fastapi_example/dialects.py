@@ -11,6 +11,7 @@ import asyncio
 import math
 import sqlite3
 import weakref
+from contextlib import closing
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -122,18 +123,41 @@ class MySQL:
         self._session_setup = f"SET SESSION innodb_lock_wait_timeout = {lock_wait}"
         self._set_up: weakref.WeakSet = weakref.WeakSet()  # connections it was run on
         self._pool: asyncmy.Pool | None = None
+        self._probe = None  # the readiness probe's connection, outside the pool
+        self._probing: asyncio.Lock | None = None
 
     async def open(self) -> None:
         """The pool of the running event loop; connections open when first needed."""
         self._pool = await asyncmy.create_pool(
             minsize=0, maxsize=self._size, pool_recycle=self._recycle, **self._connect
         )
+        self._probing = asyncio.Lock()
 
     async def close(self) -> None:
+        if self._probe is not None:
+            self._probe.close()
+            self._probe = None
         if self._pool is not None:
             self._pool.close()
             await self._pool.wait_closed()
             self._pool = None
+
+    async def ping(self) -> None:
+        """One round trip on a connection of its own, kept open between probes: whether the
+        server answers, not whether a request's turn at the pool comes soon. Writes queued
+        behind one hot row can hold every pooled connection, and taking every replica out
+        of its Service for that would stop the reads too."""
+        async with self._probing:
+            try:
+                if self._probe is None:
+                    self._probe = await asyncmy.connect(**self._connect)
+                async with self._probe.cursor() as cursor:
+                    await cursor.execute("SELECT 1")
+            except BaseException:  # cancelled by the probe's timeout included
+                if self._probe is not None:
+                    self._probe.close()  # mid-answer, it cannot be used again
+                    self._probe = None
+                raise
 
     async def acquire(self):
         """A connection of the pool: a free one, else a new one or the first to come back.
@@ -246,12 +270,22 @@ class SQLite:
             connect_args={"timeout": self.BUSY_SECONDS, "detect_types": sqlite3.PARSE_DECLTYPES},
         )
         sqlite_pragmas(self._pool.sync_engine, self.BUSY_SECONDS)
+        self._path = url.database or ":memory:"
 
     async def open(self) -> None:
         pass
 
     async def close(self) -> None:
         await self._pool.dispose()
+
+    async def ping(self) -> None:
+        """SELECT 1 on a connection of its own (as MySQL.ping, outside the pool)."""
+
+        def answer() -> None:
+            with closing(sqlite3.connect(self._path, timeout=1)) as connection:
+                connection.execute("SELECT 1").fetchall()
+
+        await asyncio.to_thread(answer)
 
     async def acquire(self):
         try:

@@ -33,6 +33,10 @@ ERROR_RESPONSE = {
 
 # How much of a rejected value a 422 shows: enough to find it, never a body's worth.
 ECHO_CHARACTERS = 40
+# Fields whose rejected value a 422 never shows: a password mistyped or too long is still
+# most of one, and a refresh token cut short is still most of its secret.
+SECRET_FIELDS = frozenset({"password", "current_password", "refresh_token"})
+HIDDEN = "(hidden)"
 
 
 def echo(value: Any) -> Any:
@@ -64,7 +68,8 @@ def rendered(error: dict) -> dict:
         "msg": str(error["msg"]).encode("utf-8", "replace").decode()[:200],
     }
     if "input" in error:
-        shown["input"] = echo(error["input"])
+        secret = any(part in SECRET_FIELDS for part in error["loc"])
+        shown["input"] = HIDDEN if secret else echo(error["input"])
     if error.get("ctx"):
         shown["ctx"] = {str(key): echo(value) for key, value in error["ctx"].items()}
     return shown

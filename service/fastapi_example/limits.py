@@ -5,13 +5,13 @@ import asyncio
 import json
 from http import HTTPStatus
 
-from fastapi import HTTPException
 from fastapi.responses import JSONResponse
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from fastapi_example.settings import get_settings
 
 TOO_LARGE = "Request body too large"
+INCOMPLETE = "Request body incomplete"
 HEAD_TOO_LARGE = "Request header fields too large"
 HEAD_TOO_SLOW = "Request header not received in time"
 BODY_TOO_SLOW = "Request body not received in time"
@@ -21,26 +21,24 @@ UNPARSABLE = "Invalid HTTP request"
 SERVER_STATUS_KEY = "fastapi_example.server_status"
 
 
-class BodyTooLarge(HTTPException):
-    """Raised from a body's read: FastAPI lets it through to the API's error handlers."""
-
-    def __init__(self) -> None:
-        # The client may still be sending: the server closes the connection after the answer.
-        super().__init__(status_code=413, detail=TOO_LARGE, headers={"Connection": "close"})
-
-
-def _declared_length(headers: list[tuple[bytes, bytes]]) -> int | None:
+def body_framing(headers: list[tuple[bytes, bytes]]) -> tuple[int | None, bool]:
+    """The body's declared Content-Length (None without one), and whether it comes chunked
+    (a Transfer-Encoding: the server accepts none that does not end in chunked)."""
+    declared, chunked = None, False
     for name, value in headers:
         if name == b"content-length":
-            return int(value) if value.isdigit() else None
-    return None
+            declared = int(value) if value.isdigit() else None
+        elif name == b"transfer-encoding":
+            chunked = True
+    return declared, chunked
 
 
 class BodyLimit:
     """413 for a request body over the limit, whatever the route, never reading past it.
 
-    A Content-Length over the limit is answered at once, before any route runs. A body
-    without one (chunked) is counted as it is read, and its read fails at the limit.
+    A Content-Length over the limit is answered at once, before any route runs. A chunked
+    body is read whole first, at most the limit, and replayed to the route: a route that
+    takes no body never reads it, and would otherwise run for a body over the limit.
     (FastAPI's own max_body_size answers a declared length in plain text after the route
     ran; the API answers JSON.)
     """
@@ -51,22 +49,35 @@ class BodyLimit:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        declared = _declared_length(scope["headers"])
+        declared, chunked = body_framing(scope["headers"])
         if declared is not None and declared > self.max_body_bytes:
             refused = JSONResponse({"detail": TOO_LARGE}, 413, headers={"Connection": "close"})
             return await refused(scope, receive, send)
-        received = 0
-
-        async def limited_receive():
-            nonlocal received
+        if not chunked:  # the server delivers no more than the declared length
+            return await self.app(scope, receive, send)
+        chunks, received = [], 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
-                    raise BodyTooLarge()
+            if message["type"] != "http.request":  # gone (or timed out) before its end
+                incomplete = JSONResponse({"detail": INCOMPLETE}, 400)
+                return await incomplete(scope, receive, send)
+            chunks.append(message.get("body", b""))
+            received += len(chunks[-1])
+            if received > self.max_body_bytes:
+                refused = JSONResponse({"detail": TOO_LARGE}, 413, headers={"Connection": "close"})
+                return await refused(scope, receive, send)
+            if not message.get("more_body", False):
+                break
+        whole = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+
+        async def replay():
+            nonlocal whole
+            if whole is None:  # after the body, the route may wait for the disconnect
+                return await receive()
+            message, whole = whole, None
             return message
 
-        return await self.app(scope, limited_receive, send)
+        return await self.app(scope, replay, send)
 
 
 def refusal(status: int, detail: str) -> bytes:
@@ -173,7 +184,7 @@ class LimitedHttpTools(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self.in_head, self.head_bytes, self.framing_bytes = False, 0, 0
-        self.body_left = _declared_length(self.headers) or 0
+        self.body_left = body_framing(self.headers)[0] or 0
         self.heads_ended += 1
         if self.head_timer is not None:
             self.head_timer.cancel()

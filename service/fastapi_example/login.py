@@ -2,11 +2,12 @@
 
 import ipaddress
 import logging
+from contextlib import suppress
 
 from fastapi import HTTPException, Request
 
 from fastapi_example.data import login_throttle, users
-from fastapi_example.db import Database, Row
+from fastapi_example.db import Database, DatabaseUnavailable, Row
 from fastapi_example.metrics import Metrics
 from fastapi_example.models import username_key
 from fastapi_example.security import burn_verify_time, hash_password, hashing, verify_password
@@ -52,7 +53,14 @@ async def authenticate(
             detail="Too many failed logins, try again later",
             headers={"Retry-After": str(wait)},
         )
-    user = await users.user_by_name(db, username)
+    try:
+        user = await users.user_by_name(db, username)
+    except DatabaseUnavailable:
+        # No password was checked: the attempt gives its place back if the database lets
+        # it, or a client retrying a 503 with the right password would be locked out.
+        with suppress(DatabaseUnavailable):
+            await login_throttle.withdraw(db, attempt)
+        raise
     if user is None:
         await hashing(burn_verify_time, password)
         ok, new_hash = False, None

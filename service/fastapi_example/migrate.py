@@ -2,6 +2,7 @@
 
 import json
 import logging
+import re
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,8 +15,16 @@ from sqlalchemy.pool import NullPool
 from sqlmodel import Session, select
 
 from fastapi_example.counts import recount
-from fastapi_example.models import ADMIN_ROLE_ID, USER_ROLE_ID, Role, User, Version
-from fastapi_example.names import username_key
+from fastapi_example.models import (
+    ADMIN_ROLE_ID,
+    MAX_PASSWORD_LENGTH,
+    MAX_VERSION_LENGTH,
+    USER_ROLE_ID,
+    Role,
+    User,
+    Version,
+)
+from fastapi_example.names import checked_username, username_key
 from fastapi_example.security import hash_password
 from fastapi_example.settings import PACKAGE_DIR, Settings
 
@@ -27,6 +36,7 @@ LOCK_STEP_SECONDS = 5
 # table, may take many minutes; a server that froze still ends a migrate within the hour.
 STATEMENT_TIMEOUT_SECONDS = 3600
 CREATE_TIMEOUT_SECONDS = 60
+VERSION_PATTERN = re.compile(rf"[0-9A-Za-z][0-9A-Za-z.+-]{{0,{MAX_VERSION_LENGTH - 1}}}")
 
 
 # MySQL errors that waiting does not cure: the server answered and refused.
@@ -132,8 +142,20 @@ def upgrade_schema(connection: Connection) -> None:
 
 
 def load_versions(path: Path) -> dict[str, bool]:
-    entries = json.loads(path.read_text())
-    return {str(entry["version"]): bool(entry["supported"]) for entry in entries}
+    """VERSIONS_FILE's versions, each one a client can send as X-Version (the chart's
+    values schema has the same rule): anything else is refused, not stored."""
+    versions = {}
+    for entry in json.loads(path.read_text()):
+        version, supported = entry["version"], entry["supported"]
+        if not isinstance(version, str) or not VERSION_PATTERN.fullmatch(version):
+            raise ValueError(
+                f"VERSIONS_FILE: {version!r} is not a version: 1 to {MAX_VERSION_LENGTH} "
+                "letters, digits and . + - (starting with a letter or a digit)"
+            )
+        if not isinstance(supported, bool):
+            raise ValueError(f"VERSIONS_FILE: {version}'s supported must be true or false")
+        versions[version] = supported
+    return versions
 
 
 def seed(session: Session, settings: Settings) -> None:
@@ -170,11 +192,28 @@ def seed_first_admin(session: Session, settings: Settings) -> None:
             "`fastapi-example migrate --restore-admin` makes it the admin"
         )
         return
-    hashed = hash_password(settings.admin_password, settings.password_pepper)
-    session.add(
-        User(username=settings.admin_username, role_id=ADMIN_ROLE_ID, hashed_password=hashed)
+    admin = new_admin(settings)
+    session.add(admin)
+    log.info("created the first admin", extra={"username": admin.username})
+
+
+def new_admin(settings: Settings) -> User:
+    """A user named ADMIN_USERNAME, held to the rules of any new name (names.py): a name the
+    API refuses at login would make an admin nobody can be."""
+    try:
+        username = checked_username(settings.admin_username)
+    except ValueError as error:
+        raise ValueError(f"ADMIN_USERNAME {error}") from None
+    return User(
+        username=username, role_id=ADMIN_ROLE_ID, hashed_password=admin_password_hash(settings)
     )
-    log.info("created the first admin", extra={"username": settings.admin_username})
+
+
+def admin_password_hash(settings: Settings) -> str:
+    """ADMIN_PASSWORD hashed, if a login can present it: the API takes no longer password."""
+    if len(settings.admin_password) > MAX_PASSWORD_LENGTH:
+        raise ValueError(f"ADMIN_PASSWORD must be at most {MAX_PASSWORD_LENGTH} characters long")
+    return hash_password(settings.admin_password, settings.password_pepper)
 
 
 def migrate(engine: Engine, settings: Settings) -> None:

@@ -30,6 +30,7 @@ from fastapi_example.names import checked_username, username_key
 TABLE_ARGS = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
 MAX_ID = 2_147_483_647  # INT columns
 MAX_VERSION_LENGTH = 20
+MAX_PASSWORD_LENGTH = 128
 
 
 def utcnow() -> datetime:
@@ -75,9 +76,9 @@ LoginUsername = Annotated[
     AfterValidator(_name_length),
 ]
 Password = Annotated[
-    str, StringConstraints(min_length=8, max_length=128), AfterValidator(_storable)
+    str, StringConstraints(min_length=8, max_length=MAX_PASSWORD_LENGTH), AfterValidator(_storable)
 ]
-LoginPassword = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+LoginPassword = Annotated[str, StringConstraints(min_length=1, max_length=MAX_PASSWORD_LENGTH)]
 ItemName = Annotated[
     str,
     StringConstraints(min_length=1, max_length=100),

@@ -3,10 +3,11 @@
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import quote
 
 from pydantic import (
+    Field,
     NonNegativeFloat,
     NonNegativeInt,
     PositiveFloat,
@@ -40,7 +41,8 @@ class Settings(BaseSettings):
     db_wait_seconds: PositiveInt = 120
     # The longest a request's statement may take before the request gets 503 (the API's
     # statements take milliseconds; a longer one waits on a lock or a server that is gone).
-    db_statement_timeout: PositiveFloat = 5.0
+    # At least 2: the server's own lock wait, whole seconds and at least one, must end first.
+    db_statement_timeout: Annotated[float, Field(ge=2)] = 5.0
     db_pool_size: int = 10  # connections per process; a request waits for one when all are busy
 
     host: str = "127.0.0.1"

@@ -3,6 +3,7 @@
 import tarfile
 
 import pytest
+import yaml
 
 from tests.support import helm
 
@@ -75,6 +76,14 @@ def test_notes_tell_how_to_reach_the_api_get_the_password_and_run_the_job(
     assert "port-forward svc/fastapi-example 8080:8080" in notes
     assert "get secret fastapi-example -o jsonpath='{.data.admin-password}'" in notes
     assert "create job --from=cronjob/fastapi-example-token-cleanup" in notes
+    app_version = yaml.safe_load((helm.CHART / "Chart.yaml").read_text())["appVersion"]
+    assert f"fastapi-example (ghcr.io/owner/fastapi-example:{app_version}) is installed" in notes
+    # https for the hosts a TLS entry names, http for the others
+    tls = ["--set", "ingress.hosts[1].host=b.test", "--set", "ingress.hosts[1].paths[0].path=/"]
+    tls += ["--set", "ingress.hosts[1].paths[0].pathType=Prefix"]
+    tls += ["--set", "ingress.tls[0].secretName=t", "--set", "ingress.tls[0].hosts[0]=b.test"]
+    reach = helm.run_helm([*args, *tls], helm_name).stdout.split("1. Reach the API\n", 1)[1]
+    assert reach.startswith("   http://fastapi-example.localhost/docs\n   https://b.test/docs\n")
     without = helm.run_helm([*args, "--set", "ingress.enabled=false"], helm_name)
     reach = without.stdout.split("1. Reach the API\n", 1)[1]
     assert reach.startswith("   Through the Service, from your machine:"), reach

@@ -321,6 +321,23 @@ def test_large_integers_from_a_values_file_stay_integers():
     config = helm.find(objects, "ConfigMap", helm.RELEASE)["data"]
     assert (config["MAX_BODY_BYTES"], config["MAX_HEADER_BYTES"]) == ("1048576", "2097152")
     assert (config["DB_POOL_SIZE"], config["TOKEN_CLEANUP_BATCH_SIZE"]) == ("1000000", "5000000")
+    text = helm.render_text(
+        values={
+            "config": {"maxBodyBytes": 10485760},
+            "ingress": {"enabled": True, "traefikBodyLimit": True},
+            "tokenCleanup": {"ttlSecondsAfterFinished": 1209600},
+            "terminationGracePeriodSeconds": 2000000,
+            "preStopSeconds": 1000000,
+        }
+    )
+    assert "e+0" not in text
+    for line in (
+        "maxRequestBodyBytes: 10485760",
+        "ttlSecondsAfterFinished: 1209600",
+        "terminationGracePeriodSeconds: 2000000",
+        "seconds: 1000000",
+    ):
+        assert line in text
 
 
 def test_a_new_chart_version_leaves_the_database_pod_as_it_is(tmp_path):

@@ -16,6 +16,26 @@ BAD = {
         {"versions": [{"version": 1.0, "supported": True}]},
         ["versions", "version"],
     ),
+    "version longer than the column": (
+        {"versions": [{"version": "2.0.0-rc.1+build.12345", "supported": True}]},
+        ["versions", "version"],
+    ),
+    "admin name shorter than a login takes": (
+        {"auth": {"admin": {"username": "ab"}}},
+        ["username"],
+    ),
+    "admin name longer than a login takes": (
+        {"auth": {"admin": {"username": "a-very-long-administrator-name-of-40-ch"}}},
+        ["username"],
+    ),
+    "MySQL user root (the image refuses it)": (
+        {"mysql": {"auth": {"username": "root"}}},
+        ["mysql", "username"],
+    ),
+    "statement timeout the lock wait would outlast": (
+        {"config": {"dbStatementTimeout": 1}},
+        ["dbStatementTimeout"],
+    ),
     "log level": ({"config": {"logLevel": "LOUD"}}, ["logLevel"]),
     "image digest that is not sha256": ({"image": {"digest": "latest"}}, ["image", "digest"]),
     "image registry with a scheme": (

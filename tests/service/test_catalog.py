@@ -2,6 +2,7 @@
 
 import re
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, insert
@@ -83,6 +84,18 @@ def test_version_is_checked_before_validation(client, admin_headers):
     assert client.get("/items", params={"limit": 0}, headers=retired).status_code == 426
     assert client.post("/items", json={"name": ""}, headers=retired).status_code == 426
     assert client.get("/items/not-a-number", headers=retired).status_code == 426
+
+
+@pytest.mark.parametrize(
+    "lines", [["1.0", "0.8"], ["0.8", "1.0"], ["", "0.8"], ["1.0", "1.0"], ["1.0, 0.8"]]
+)
+def test_several_x_version_lines_are_one_unknown_version(client, lines):
+    """Several lines are one value joined by commas (RFC 9110), as a proxy that merges them
+    would send it: not the first line's version."""
+    headers = [("X-Version", line) for line in lines]
+    response = client.get("/roles", headers=headers)
+    assert response.status_code == 426, lines
+    assert response.json() == {"detail": "Unknown version"}
 
 
 def test_an_oversized_version_is_unknown(client):

@@ -74,6 +74,29 @@ def test_a_chunked_body_over_the_limit_is_413(client, admin_headers, new_account
         assert response.json() == {"detail": "Request body too large"}
 
 
+def in_chunks(data: bytes):
+    for start in range(0, len(data), 1000):
+        yield data[start : start + 1000]
+
+
+def test_a_chunked_body_over_the_limit_is_413_on_routes_that_take_none(client, admin_headers):
+    """A route without a body never reads one: the body is read first, whatever the route,
+    so a DELETE or a logout sent with one over the limit is refused and does nothing."""
+    item = client.post("/items", json={"name": unique("kept")}, headers=admin_headers).json()
+    over = b"x" * (LIMIT + 1)
+    for method, path in [*every_route(client), ("DELETE", f"/items/{item['id']}")]:
+        response = client.request(method, path, content=in_chunks(over), headers=admin_headers)
+        assert response.status_code == 413, (method, path, response.text)
+        assert response.json() == {"detail": "Request body too large"}
+    assert client.get(f"/items/{item['id']}", headers=admin_headers).status_code == 200
+    assert client.get("/auth/me", headers=admin_headers).status_code == 200  # not logged out
+    # Within the limit, a chunked body reaches the route whole.
+    body = json.dumps({"name": unique("chunked")}).encode()
+    headers = {**admin_headers, "content-type": "application/json"}
+    created = client.post("/items", content=in_chunks(body), headers=headers)
+    assert created.status_code == 201, created.text
+
+
 def test_the_longest_valid_item_fits_the_default_limit(client, admin_headers):
     """Every character of the longest name and description escaped as a surrogate pair:
     the largest JSON a valid item can take."""
@@ -165,6 +188,28 @@ def test_a_422_never_shows_the_password_beside_a_wrong_field(client):
         )
         assert response.status_code == 422
         assert SECRET not in response.text
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field"),
+    [
+        ("POST", "/auth/token", {"username": "admin", "password": "p" * 129}, "password"),
+        ("POST", "/auth/token", {"username": "admin", "password": 12345678}, "password"),
+        ("POST", "/users", {"username": "erin", "password": "hunter2"}, "password"),
+        ("POST", "/users", {"username": "erin", "password": "hunter2-\x00-x"}, "password"),
+        ("PATCH", "/users/1", {"current_password": "c" * 129}, "current_password"),
+        ("POST", "/auth/refresh", {"refresh_token": "r" * 201}, "refresh_token"),
+    ],
+)
+def test_a_422_never_shows_the_secret_it_refuses(client, admin_headers, method, path, body, field):
+    """The wrong field itself, when it is a password or a token: its place and why, not
+    its value, however much of it another field's 422 would show."""
+    response = client.request(method, path, json=body, headers=admin_headers)
+    assert response.status_code == 422, response.text
+    (error,) = [e for e in response.json()["detail"] if e["loc"] == ["body", field]]
+    assert error["input"] == "(hidden)"
+    secret = str(body[field])
+    assert secret[:8] not in response.text
 
 
 @pytest.mark.parametrize(

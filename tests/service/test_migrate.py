@@ -182,6 +182,67 @@ def test_the_versions_table_mirrors_the_versions_file(database, tmp_path):
     ]
 
 
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"version": "2.0.0-rc.1+build.12345", "supported": True},  # longer than the column
+        {"version": " 2.0", "supported": True},  # X-Version is read without the space
+        {"version": "", "supported": True},
+        {"version": 2.0, "supported": True},
+        {"version": "2.0", "supported": "false"},
+    ],
+)
+def test_a_version_no_client_can_send_is_refused_and_the_table_kept(database, tmp_path, entry):
+    env, url = database
+    migrate_ok(env)
+    before = rows(url, "SELECT version, supported FROM versions ORDER BY version")
+    versions_file = tmp_path / "versions.json"
+    versions_file.write_text(json.dumps([{"version": "1.0", "supported": True}, entry]))
+    result = run_migrate({**env, "VERSIONS_FILE": str(versions_file)})
+    assert result.returncode == 1
+    failure = json.loads(result.stdout.splitlines()[-1])
+    assert failure["message"] == "migrate failed" and "VERSIONS_FILE" in failure["error"]
+    assert rows(url, "SELECT version, supported FROM versions ORDER BY version") == before
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("ab", "must be 3 to 30 characters long"),
+        ("a-very-long-administrator-name-of-40-ch", "must be 3 to 30 characters long"),
+        ("the admin", "may contain only letters, digits and . _ -"),
+    ],
+)
+def test_an_admin_name_no_login_accepts_is_not_created(database, name, reason):
+    env, url = database
+    result = run_migrate({**env, "ADMIN_USERNAME": name})
+    assert result.returncode == 1
+    failure = json.loads(result.stdout.splitlines()[-1])
+    assert failure["error"] == f"ValueError: ADMIN_USERNAME {reason}"
+    assert rows(url, "SELECT username FROM users") == []  # the seed is one transaction
+    migrate_ok(env)
+    assert rows(url, "SELECT username, role_id FROM users") == [(env["ADMIN_USERNAME"], 1)]
+
+
+def test_an_admin_password_longer_than_a_login_takes_is_refused(database):
+    env, url = database
+    password = "p" * 129
+    for args in (["migrate"], ["migrate", "--restore-admin"]):
+        result = subprocess.run(
+            [*COMMAND, *args],
+            env={**env, "ADMIN_PASSWORD": password},
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 1
+        failure = json.loads(result.stdout.splitlines()[-1])
+        assert failure["error"] == "ValueError: ADMIN_PASSWORD must be at most 128 characters long"
+        assert password not in result.stdout + result.stderr
+    assert rows(url, "SELECT username FROM users") == []
+
+
 def test_downgrade_to_base_and_upgrade_again(database):
     env, url = database
     migrate_ok(env)

@@ -372,3 +372,47 @@ def test_a_write_answered_503_after_a_lock_wait_is_not_done_later(database_serve
         with api.client() as client:
             listed = client.get("/users", params={"username": name}, headers=headers)
         assert listed.json()["total"] == 0, listed.text
+
+
+def test_writes_queued_behind_one_locked_row_leave_the_pod_ready(database_server, tmp_path):
+    """Every pooled connection waits for one hot row's lock while the database answers:
+    /readyz stays 200. A probe that took its turn at the pool would time out, and take
+    every replica out of its Service at once, the reads with them."""
+    with running_api(private_env(database_server, DB_POOL_SIZE="2"), tmp_path / "api.log") as api:
+        with api.client() as client:
+            headers = bearer(login(client, *ADMIN))
+            name = f"hot-{uuid.uuid4().hex[:6]}"
+            hot = client.post("/items", json={"name": name}, headers=headers)
+        path = f"/items/{hot.json()['id']}"
+
+        def patch(number: int) -> int:
+            with api.client() as client:
+                body = {"description": f"edit {number}"}
+                return client.patch(path, json=body, headers=headers).status_code
+
+        with database_server.connect("api") as holder, holder.cursor() as locking:
+            locking.execute("BEGIN")
+            locking.execute("SELECT id FROM items WHERE id = %s FOR UPDATE", (hot.json()["id"],))
+            with ThreadPoolExecutor(4) as pool:
+                patches = [pool.submit(patch, number) for number in range(4)]
+                time.sleep(1)  # two of them hold the pool's connections, two wait for a turn
+                with api.client() as client:
+                    ready = client.get("/readyz")
+                locking.execute("ROLLBACK")
+                statuses = [done.result() for done in patches]
+    assert ready.status_code == 200, ready.text
+    assert statuses == [200] * 4
+
+
+def test_a_login_the_database_fails_is_not_a_failed_login(database_server, tmp_path):
+    """The users table locked past DB_STATEMENT_TIMEOUT: each login gets 503, and gives
+    its place in the throttle back, so the right password works when the database does."""
+    env = private_env(database_server, DB_STATEMENT_TIMEOUT="2", LOGIN_MAX_FAILURES="2")
+    credentials = {"username": ADMIN[0], "password": ADMIN[1]}
+    with running_api(env, tmp_path / "api.log") as api, api.client() as client:
+        with database_server.connect("api") as holder, holder.cursor() as locking:
+            locking.execute("LOCK TABLES users WRITE")
+            for _ in range(3):  # more than LOGIN_MAX_FAILURES
+                assert_json_503(*timed(lambda: client.post("/auth/token", json=credentials)))
+            locking.execute("UNLOCK TABLES")
+        login(client, *ADMIN)

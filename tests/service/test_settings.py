@@ -43,6 +43,15 @@ def test_production_refuses_dev_defaults(values):
         Settings(environment="production", **values)
 
 
+@pytest.mark.parametrize("seconds", [0.5, 1, 1.9])
+def test_a_statement_timeout_the_servers_lock_wait_would_outlast_is_refused(seconds):
+    # The lock wait is whole seconds, at least one, and must end before the statement's
+    # timeout: a write answered 503 would otherwise still be done afterwards.
+    with pytest.raises(ValidationError, match="db_statement_timeout"):
+        Settings(db_statement_timeout=seconds)
+    assert Settings(db_statement_timeout=2).db_statement_timeout == 2
+
+
 def test_production_starts_with_real_secrets():
     Settings(environment="production", admin_password="a-strong-one", password_pepper="pepper")
 

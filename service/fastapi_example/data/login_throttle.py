@@ -100,13 +100,19 @@ async def _take_place(db: Database, attempt: Attempt, settings: Settings) -> int
 async def give_back(db: Database, attempt: Attempt) -> None:
     """The password was right: the pair's counter starts over, and the attempt's place in
     the username's and the address's counters is given back."""
-    await retry_on_deadlock(_give_back, db, attempt)
+    await retry_on_deadlock(_give_back, db, attempt, True)
 
 
-async def _give_back(db: Database, attempt: Attempt) -> None:
+async def withdraw(db: Database, attempt: Attempt) -> None:
+    """No password was checked (the database failed first): the attempt's place in all three
+    counters is given back, and none starts over."""
+    await retry_on_deadlock(_give_back, db, attempt, False)
+
+
+async def _give_back(db: Database, attempt: Attempt, right_password: bool) -> None:
     async with db.transaction() as tx:
         for bucket in sorted((attempt.pair, attempt.username, attempt.address)):
-            if bucket == attempt.pair:
+            if bucket == attempt.pair and right_password:
                 await tx.execute("DELETE FROM login_throttle WHERE bucket = ?", bucket)
             else:
                 await tx.execute(
