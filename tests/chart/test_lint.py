@@ -1,5 +1,6 @@
 """`helm lint --strict` and `helm template` for every ci/*-values.yaml, with Helm 4 and Helm 3."""
 
+import json
 import tarfile
 
 import pytest
@@ -65,7 +66,7 @@ def test_package_contains_the_linked_monitoring_files(helm_name, tmp_path):
 
 @pytest.mark.parametrize("helm_name", helm.HELMS)
 def test_notes_tell_how_to_reach_the_api_get_the_password_and_run_the_job(
-    helm_name, live_namespace
+    helm_name, live_namespace, tmp_path
 ):
     # Helm 3 asks the cluster's version even on a client dry run.
     args = ["install", helm.RELEASE, str(helm.CHART), "--dry-run=client", "-n", live_namespace]
@@ -79,10 +80,15 @@ def test_notes_tell_how_to_reach_the_api_get_the_password_and_run_the_job(
     app_version = yaml.safe_load((helm.CHART / "Chart.yaml").read_text())["appVersion"]
     assert f"fastapi-example (ghcr.io/owner/fastapi-example:{app_version}) is installed" in notes
     # https for the hosts a TLS entry names, http for the others
-    tls = ["--set", "ingress.hosts[1].host=b.test", "--set", "ingress.hosts[1].paths[0].path=/"]
-    tls += ["--set", "ingress.hosts[1].paths[0].pathType=Prefix"]
-    tls += ["--set", "ingress.tls[0].secretName=t", "--set", "ingress.tls[0].hosts[0]=b.test"]
-    reach = helm.run_helm([*args, *tls], helm_name).stdout.split("1. Reach the API\n", 1)[1]
+    paths = [{"path": "/", "pathType": "Prefix"}]
+    hosts = [
+        {"host": "fastapi-example.localhost", "paths": paths},
+        {"host": "b.test", "paths": paths},
+    ]
+    tls = {"ingress": {"hosts": hosts, "tls": [{"secretName": "t", "hosts": ["b.test"]}]}}
+    (tmp_path / "tls.json").write_text(json.dumps(tls))
+    with_tls = helm.run_helm([*args, "-f", str(tmp_path / "tls.json")], helm_name)
+    reach = with_tls.stdout.split("1. Reach the API\n", 1)[1]
     assert reach.startswith("   http://fastapi-example.localhost/docs\n   https://b.test/docs\n")
     without = helm.run_helm([*args, "--set", "ingress.enabled=false"], helm_name)
     reach = without.stdout.split("1. Reach the API\n", 1)[1]
